@@ -1,0 +1,92 @@
+"""The jobpulse OpenTelemetry Collector (built by collector-config/build.sh) as our own process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from ._errors import MissingProgramError, StartError
+from ._net import http_status, wait_until
+from ._paths import repo_root
+from ._process import kill_pid, read_pid, spawn, stop_pid
+
+
+def collector_binary(build: bool = True) -> Path:
+    """The built collector; builds (or confirms the cached build of) it first when ``build``."""
+    config_dir = repo_root() / "collector-config"
+    binary = config_dir / "build" / "src" / "otelcol-jobpulse"
+    if build:
+        result = subprocess.run(["bash", str(config_dir / "build.sh")], stdout=subprocess.PIPE, text=True)
+        if result.returncode != 0:
+            raise MissingProgramError("the collector could not be built: see the messages above")
+    if not binary.exists():
+        raise MissingProgramError(f"no collector at {binary}: run `make collector`")
+    return binary
+
+
+class Collector:
+    """One collector process: OTLP in on two ports, InfluxDB 1.x out, its queue under ``home``."""
+
+    def __init__(self, home: Path, grpc_port: int, http_port: int, health_port: int, metrics_port: int,
+                 influx_url: str, influx_db: str, config: Path | None = None) -> None:
+        self.home = home.resolve()
+        self.grpc_port = grpc_port
+        self.http_port = http_port
+        self.health_port = health_port
+        self.metrics_port = metrics_port
+        self.influx_url = influx_url
+        self.influx_db = influx_db
+        self.config = config or repo_root() / "collector-config" / "otelcol-influxdb1.yaml"
+        self.otlp_http = f"http://127.0.0.1:{http_port}"
+        self.otlp_grpc = f"http://127.0.0.1:{grpc_port}"
+        self.health_url = f"http://127.0.0.1:{health_port}/"
+        self._pid_file = self.home / "otelcol.pid"
+        self.log_file = self.home / "otelcol.log"
+
+    @property
+    def running(self) -> bool:
+        return read_pid(self._pid_file) is not None
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "JOBPULSE_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
+            "JOBPULSE_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.http_port}",
+            "JOBPULSE_COLLECTOR_HEALTH_ENDPOINT": f"127.0.0.1:{self.health_port}",
+            "JOBPULSE_COLLECTOR_METRICS_PORT": str(self.metrics_port),
+            "JOBPULSE_COLLECTOR_STORAGE_DIR": str(self.home / "queue"),
+            "JOBPULSE_INFLUX_URL": self.influx_url,
+            "JOBPULSE_INFLUX_DB": self.influx_db,
+        })
+        return env
+
+    def start(self, timeout: float = 60.0, build: bool = False) -> None:
+        if self.running:
+            return
+        binary = collector_binary(build=build)
+        (self.home / "queue").mkdir(parents=True, exist_ok=True)
+        spawn([str(binary), "--config", str(self.config)], self.log_file, self._pid_file, env=self.environment())
+        if not wait_until(lambda: http_status(self.health_url) == 200 or not self.running, timeout) \
+                or not self.running:
+            raise StartError(f"the collector did not become healthy on port {self.health_port}: see {self.log_file}")
+
+    def stop(self) -> None:
+        stop_pid(self._pid_file)
+
+    def kill(self) -> None:
+        kill_pid(self._pid_file)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def validate(self, config: Path) -> subprocess.CompletedProcess:
+        """The built binary's own `validate` of a config file, with this collector's environment."""
+        return subprocess.run([str(collector_binary(build=False)), "validate", "--config", str(config)],
+                              env=self.environment(), capture_output=True, text=True)
+
+    def describe(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (f"Collector   {state:8} OTLP http={self.otlp_http} grpc=127.0.0.1:{self.grpc_port} "
+                f"health={self.health_url} -> {self.influx_url} db={self.influx_db}")

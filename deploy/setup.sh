@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sets a fresh Debian machine up for jobpulse, installing only what is missing:
+# Debian packages (InfluxDB 1.x, MariaDB, Python venv), the Python virtualenv in .venv,
+# and the collector built with the OpenTelemetry Collector Builder. Safe to run again.
+# No server is started as a system service: the stack runs them as our own processes.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+say() { printf 'setup: %s\n' "$*"; }
+
+need=()
+command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] || need+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if ((${#need[@]})); then
+  say "installing Debian packages: ${need[*]}"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  # Keep the packages' own service scripts from starting system-wide servers.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null; $sudo chmod +x "$policy"; created_policy=1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if ((created_policy)); then $sudo rm -f "$policy"; fi
+else
+  say "Debian packages present (influxdb, mariadb-server, python3-venv)"
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  say "Go is missing: the collector is built from Go modules and needs Go 1.25 or newer on PATH"
+  exit 1
+fi
+
+stamp=".venv/.installed"
+want="$(sha256sum pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+if [[ ! -x .venv/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  say "installing the Python package and its dependencies into .venv"
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  echo "$want" > "$stamp"
+else
+  say "Python environment up to date (.venv)"
+fi
+
+bash collector-config/build.sh >/dev/null
+say "ready"
