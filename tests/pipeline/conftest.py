@@ -47,6 +47,7 @@ def new_job_id(prefix: str = "e2e") -> str:
 
 
 def start_copy(agent_env, disks: Disks, dest: Path, job_id: str, max_rate: str, *extra: str) -> subprocess.Popen:
+    dest.mkdir(parents=True, exist_ok=True)
     argv = ["jobpulse-agent", "copy", *map(str, disks.paths), "--dest", str(dest), "--job-id", job_id,
             "--job-type", "backup", "--machine", "vm-e2e", "--max-rate", max_rate, "--summary-json",
             "--no-progress", *extra]

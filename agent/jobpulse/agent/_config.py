@@ -1,0 +1,88 @@
+"""Settings resolved as argument > environment variable > default."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+from ._errors import ConfigurationError
+
+_logger = logging.getLogger(__name__)
+
+SERVICE_INSTANCE_ID = "service.instance.id"
+
+DEFAULT_EXPORT_INTERVAL_MS = 5000.0
+MAX_EXPORT_INTERVAL_MS = 5000.0  # the hub calls a job stalled after 60 s; 5 s keeps 12 chances
+DEFAULT_SERVICE_NAME = "jobpulse-agent"
+PROTOCOLS = ("grpc", "http/protobuf")
+DEFAULT_PROTOCOL = "http/protobuf"
+
+_warned_clamp = False
+
+
+def export_interval_ms(argument: float | None = None) -> float:
+    """Export interval in ms: argument > OTEL_METRIC_EXPORT_INTERVAL > 5000, never above 5000."""
+    global _warned_clamp
+    value, source = argument, "argument"
+    if value is None:
+        raw = os.environ.get("OTEL_METRIC_EXPORT_INTERVAL")
+        source = "OTEL_METRIC_EXPORT_INTERVAL"
+        try:
+            value = float(raw) if raw else DEFAULT_EXPORT_INTERVAL_MS
+        except ValueError:
+            raise ConfigurationError(f"OTEL_METRIC_EXPORT_INTERVAL={raw!r} is not a number of milliseconds") from None
+    if not value > 0 or math.isnan(value):
+        raise ConfigurationError(f"export interval must be a positive number of milliseconds, not {value!r}")
+    if value > MAX_EXPORT_INTERVAL_MS:
+        if not _warned_clamp:
+            _warned_clamp = True
+            _logger.warning(
+                "export interval %g ms (%s) is longer than %g ms: using %g ms so jobs never look stale",
+                value, source, MAX_EXPORT_INTERVAL_MS, MAX_EXPORT_INTERVAL_MS,
+            )
+        value = MAX_EXPORT_INTERVAL_MS
+    return value
+
+
+def protocol(argument: str | None = None) -> str:
+    raw = (
+        argument
+        or os.environ.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or DEFAULT_PROTOCOL
+    ).strip().lower()
+    if raw not in PROTOCOLS:
+        raise ConfigurationError(f"OTLP protocol {raw!r} is not supported: use one of {', '.join(PROTOCOLS)}")
+    return raw
+
+
+def resource(service_name: str | None = None) -> Resource:
+    """OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (the SDK reads them), default service name ours."""
+    res = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+    if str(res.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        res = res.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
+    if SERVICE_INSTANCE_ID not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+        # The SDK adds a random id per process; as an InfluxDB tag it would add series per run.
+        attrs = {k: v for k, v in res.attributes.items() if k != SERVICE_INSTANCE_ID}
+        res = Resource(attrs, res.schema_url)
+    return res
+
+
+def http_endpoint() -> str:
+    """Where the SDK's OTLP/HTTP exporter will post (it resolves the same variables)."""
+    specific = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+    if specific:
+        return specific
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
+    return base.rstrip("/") + "/v1/metrics"
+
+
+def grpc_endpoint() -> str:
+    return (
+        os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or "http://localhost:4317"
+    )

@@ -1,0 +1,11 @@
+"""The agent's one exception tree: everything it raises on purpose derives from JobpulseError."""
+
+from __future__ import annotations
+
+
+class JobpulseError(Exception):
+    """Base of every error the agent raises on purpose."""
+
+
+class ConfigurationError(JobpulseError):
+    """A setting (argument or environment variable) has a value the agent cannot use."""

@@ -1,0 +1,229 @@
+"""``jobpulse-agent``: the command line (``copy`` reports through the agent like a backup client).
+
+Exit codes: 0 completed, 1 failed, 130 cancelled (Ctrl-C, SIGTERM), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ._copy import CopyError, Disk, TokenBucket, copy_disk, finalize, make_demo_sources, source_size
+from ._errors import JobpulseError
+from ._progress import Progress, summary_line
+from ._telemetry import configure
+from .semconv import ENV_JOB_ID, DiskStatus, JobType, Phase, Status
+
+PROG = "jobpulse-agent"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """'64K', '20M', '1G', '1.5GiB' or plain bytes (binary multiples)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 64K, 20M, 1G)")
+    value = float(m.group(1)) * 1024 ** "_kmgt".index((m.group(2) or "_").lower())
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
+    return int(value)
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("seconds must not be negative")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Report long data jobs as OpenTelemetry metrics.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("copy", help="copy disk images in parallel, reporting progress over OTLP")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="files or block devices (none: demo data)")
+    p.add_argument("--dest", required=True, type=Path, metavar="DIR", help="destination directory")
+    p.add_argument("--job-id", help=f"job id (default ${ENV_JOB_ID}, else TYPE-MACHINE-UNIXTIME)")
+    p.add_argument("--job-type", default="backup", choices=[t.value for t in JobType])
+    p.add_argument("--machine", default=None, help="machine/VM name (default: this host's name)")
+    p.add_argument("--chunk-size", type=parse_size, default=64 * 1024, metavar="SIZE")
+    p.add_argument("--max-rate", type=parse_size, default=None, metavar="RATE", help="total bytes/s, e.g. 20M")
+    p.add_argument("--snapshot-seconds", type=_seconds, default=0.0, metavar="S")
+    p.add_argument("--finalize-seconds", type=_seconds, default=0.0, metavar="S")
+    p.add_argument("--demo-disks", type=int, default=3, metavar="N")
+    p.add_argument("--demo-size", type=parse_size, default=64 * 1024 * 1024, metavar="SIZE")
+    p.add_argument("--no-telemetry", action="store_true", help="copy without any OpenTelemetry")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--summary-json", action="store_true", help="print a final JSON summary line on stdout")
+    return parser
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"{PROG}: {text}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
+    if args.command == "copy":
+        code = copy_command(args)
+    else:  # pragma: no cover - argparse rejects unknown commands
+        code = EXIT_USAGE
+    sys.exit(code)
+
+
+class _Cancel:
+    """SIGINT/SIGTERM: the first asks the copy to stop; a second one exits at once."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.requested = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.requested:
+            os._exit(EXIT_CANCELLED)
+        self.requested = True
+        self.stop.set()
+
+
+def _plan(args) -> list[tuple[Path, Path]]:
+    if args.sources:
+        sources = [Path(s) for s in args.sources]
+        dest = args.dest
+        names = [s.name for s in sources]
+        dup = len(set(names)) != len(names)
+        return [(s, dest / (f"{i}-{s.name}" if dup else s.name)) for i, s in enumerate(sources)]
+    if args.demo_disks < 1:
+        raise CopyError("--demo-disks must be at least 1")
+    srcs = make_demo_sources(args.dest / "sources", args.demo_disks, args.demo_size)
+    (args.dest / "copies").mkdir(parents=True, exist_ok=True)
+    return [(s, args.dest / "copies" / s.name) for s in srcs]
+
+
+def copy_command(args) -> int:
+    stop = threading.Event()
+    cancel = _Cancel(stop)
+    signal.signal(signal.SIGINT, cancel)
+    signal.signal(signal.SIGTERM, cancel)
+    try:
+        plan = _plan(args)
+    except (CopyError, OSError) as exc:
+        plan, early_error = [], (str(exc) if isinstance(exc, CopyError) else f"cannot create demo data: {exc}")
+    else:
+        early_error = None
+    try:
+        telemetry = configure(enabled=not args.no_telemetry)
+    except JobpulseError as exc:
+        _say(f"telemetry: {exc}")
+        return EXIT_USAGE
+    if telemetry.enabled:
+        _say(f"telemetry: {telemetry.description}")
+
+    sizes, errors = [], []
+    for src, _ in plan:
+        try:
+            sizes.append(source_size(src))
+        except CopyError as exc:
+            sizes.append(0)
+            errors.append(str(exc))
+    machine = args.machine or socket.gethostname()
+    job = telemetry.start_job(args.job_type, machine, sizes, args.job_id)
+    job.set_phase(Phase.PREPARING)
+    if early_error is None and not errors:
+        if not args.dest.is_dir():
+            errors.append(f"destination {args.dest} does not exist or is not a directory")
+        elif not os.access(args.dest, os.W_OK | os.X_OK):
+            errors.append(f"destination {args.dest} is not writable")
+    error = early_error or (errors[0] if errors else None)
+    disks = [Disk(i, s, d, sizes[i]) for i, (s, d) in enumerate(plan)]
+    progress = None
+    if error is None:
+        if not args.no_progress:
+            progress = Progress(job)
+            progress.start()
+        error = _run(job, disks, args, stop)
+        if progress is not None:
+            progress.stop()
+
+    if error is not None:
+        job.fail(error)
+    elif cancel.requested:
+        job.cancel()
+    else:
+        job.complete()
+    snap = job.snapshot()
+    telemetry.shutdown()
+    if error is not None:
+        _say(f"copy failed: {error}")
+    elif cancel.requested:
+        _say("copy cancelled")
+    if not args.no_progress or error is None:
+        sys.stderr.write(summary_line(snap) + "\n")
+    if args.summary_json:
+        sys.stdout.write(json.dumps(snap.summary()) + "\n")
+        sys.stdout.flush()
+    return {Status.COMPLETED: EXIT_OK, Status.CANCELLED: EXIT_CANCELLED}.get(snap.status, EXIT_FAILED)
+
+
+def _run(job, disks: list[Disk], args, stop: threading.Event) -> str | None:
+    """Phases snapshot -> transferring -> finalizing; the first error (one line) or None."""
+    if args.snapshot_seconds:
+        job.set_phase(Phase.SNAPSHOT)
+        stop.wait(args.snapshot_seconds)
+    if stop.is_set():
+        return None
+    job.set_phase(Phase.TRANSFERRING)
+    bucket = TokenBucket(args.max_rate) if args.max_rate else None
+    errors: list[str] = []
+    errors_lock = threading.Lock()  # workers report their failure concurrently
+
+    def work(disk: Disk) -> None:
+        try:
+            done = copy_disk(job, disk, args.chunk_size, stop, bucket)
+            job.set_disk_status(disk.index, DiskStatus.COMPLETED if done else DiskStatus.CANCELLED)
+        except CopyError as exc:
+            job.set_disk_status(disk.index, DiskStatus.FAILED)
+            with errors_lock:
+                errors.append(str(exc))
+            stop.set()  # one failed disk fails the job: the others stop
+        except Exception as exc:  # never a stack trace to the user; keep the reason
+            job.set_disk_status(disk.index, DiskStatus.FAILED)
+            with errors_lock:
+                errors.append(f"disk {disk.index} ({disk.source}): {type(exc).__name__}: {exc}")
+            stop.set()
+
+    threads = [threading.Thread(target=work, args=(d,), name=f"jobpulse-copy-{d.index}") for d in disks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)  # short joins keep the main thread free to run signal handlers
+    if errors:
+        return errors[0]
+    if stop.is_set():
+        return None
+    job.set_phase(Phase.FINALIZING)
+    try:
+        finalize(disks)
+    except CopyError as exc:
+        return str(exc)
+    if args.finalize_seconds:
+        stop.wait(args.finalize_seconds)
+    return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,23 @@
+import jobpulse.agent as agent
+
+
+def test_public_api_is_pinned():
+    assert agent.__all__ == [
+        "ConfigurationError",
+        "DiskSnapshot",
+        "DiskStatus",
+        "Job",
+        "JobSnapshot",
+        "JobType",
+        "JobpulseError",
+        "Phase",
+        "SpeedEstimator",
+        "Spool",
+        "SpoolingMetricExporter",
+        "Status",
+        "Telemetry",
+        "configure",
+        "start_job",
+    ]
+    for name in agent.__all__:
+        assert getattr(agent, name) is not None

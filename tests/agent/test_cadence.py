@@ -1,0 +1,84 @@
+"""When exports happen: periodic (<= 5 s), at start, on state changes, at each 10 %, at the end."""
+
+import logging
+import time
+
+import pytest
+
+from jobpulse.agent import DiskStatus, Phase, configure, semconv as sc
+from jobpulse.agent import _config
+
+from ._helpers import RecordingExporter, wait_until
+
+
+@pytest.fixture
+def tel_exp():
+    exp = RecordingExporter()
+    # Periodic export at 5 s: every trigger below must show up well before it.
+    tel = configure(exporter=exp, spool=False, export_interval_millis=5000, watch_interval=0.05)
+    yield tel, exp
+    tel.shutdown()
+
+
+def test_start_state_changes_and_deciles_export_at_once(tel_exp):
+    tel, exp = tel_exp
+    job = tel.start_job("backup", "vm", [1000], job_id="cad")
+    assert wait_until(lambda: exp.count() >= 1, 1.0), "start must export at once"
+    n = exp.count()
+    job.set_phase(Phase.TRANSFERRING)
+    assert wait_until(lambda: exp.count() > n, 1.0), "phase change must export at once"
+    assert exp.last_points()[sc.JOB_PHASE.name][0][1] == Phase.TRANSFERRING
+    n = exp.count()
+    job.set_disk_status(0, DiskStatus.TRANSFERRING)
+    assert wait_until(lambda: exp.count() > n, 1.0), "disk status change must export at once"
+    for pct in (10, 20, 30):
+        n = exp.count()
+        job.advance(0, 100)
+        assert wait_until(lambda: exp.count() > n, 1.0), f"crossing {pct} % must export at once"
+        assert exp.last_points()[sc.JOB_PROGRESS.name][0][1] >= pct
+    n = exp.count()
+    job.advance(0, 10)  # 31 %: no boundary, no extra export before the periodic one
+    time.sleep(0.5)
+    assert exp.count() == n
+
+
+def test_end_flush_carries_final_values(tel_exp):
+    tel, exp = tel_exp
+    job = tel.start_job("backup", "vm", [500, 500], job_id="end")
+    job.advance(0, 500)
+    job.advance(1, 500)
+    job.complete()  # blocks until the final export went out (bounded)
+    last = exp.last_points()
+    assert last[sc.JOB_STATUS.name][0][1] == sc.Status.COMPLETED
+    assert last[sc.JOB_TRANSFERRED.name][0][1] == 1000
+
+
+def test_periodic_export_runs_without_any_change():
+    exp = RecordingExporter()
+    tel = configure(exporter=exp, spool=False, export_interval_millis=200, watch_interval=0.05)
+    try:
+        tel.start_job("backup", "vm", [10], job_id="tick")
+        time.sleep(1.1)
+        assert exp.count() >= 5  # ~1 at start + one per 200 ms
+    finally:
+        tel.shutdown()
+
+
+def test_export_interval_clamped_to_five_seconds(monkeypatch, caplog):
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "60000")
+    monkeypatch.setattr(_config, "_warned_clamp", False)
+    with caplog.at_level(logging.WARNING):
+        assert _config.export_interval_ms() == 5000
+        assert _config.export_interval_ms(30000) == 5000
+    assert caplog.text.count("longer than") == 1
+    assert _config.export_interval_ms(1000) == 1000
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "2000")
+    assert _config.export_interval_ms() == 2000
+    monkeypatch.delenv("OTEL_METRIC_EXPORT_INTERVAL")
+    assert _config.export_interval_ms() == 5000
+
+
+def test_shutdown_twice_is_safe(tel_exp):
+    tel, _ = tel_exp
+    tel.shutdown()
+    tel.shutdown()
