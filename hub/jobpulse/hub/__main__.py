@@ -1,0 +1,3 @@
+from jobpulse.hub.main import run
+
+run()

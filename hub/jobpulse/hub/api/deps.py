@@ -1,0 +1,78 @@
+"""Dependencies as Annotated aliases (SessionDep, SettingsDep, ...) and the auth checks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from jobpulse.hub import errors
+from jobpulse.hub.core.config import Settings
+from jobpulse.hub.reconciler import InfluxClient
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_influx(request: Request) -> InfluxClient:
+    return request.app.state.influx
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_session)]
+InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def require_token(request: Request, settings: SettingsDep) -> None:
+    """Bearer token of every write. Without a configured token, writes are refused."""
+    if not settings.writes_configured:
+        raise errors.WritesDisabled("writes are disabled: JOBPULSE_API_TOKEN is not set on the hub")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise errors.AuthError("missing bearer token (Authorization: Bearer <JOBPULSE_API_TOKEN>)")
+    if not _same(token.strip(), settings.api_token.get_secret_value()):
+        raise errors.AuthError("invalid bearer token")
+
+
+def require_webhook_auth(request: Request, settings: SettingsDep) -> None:
+    """HTTP basic auth of Grafana's webhook contact point."""
+    if not settings.webhook_user or not settings.webhook_password:
+        raise errors.WritesDisabled(
+            "the webhook is disabled: JOBPULSE_WEBHOOK_USER / JOBPULSE_WEBHOOK_PASSWORD are not set"
+        )
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise errors.AuthError("missing basic auth credentials")
+    try:
+        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
+        raise errors.AuthError("malformed basic auth credentials") from err
+    ok_user = _same(user, settings.webhook_user)
+    ok_password = _same(password, settings.webhook_password.get_secret_value())
+    if not (sep and ok_user and ok_password):
+        raise errors.AuthError("invalid webhook credentials")
+
+
+TokenAuth = Depends(require_token)
+WebhookAuth = Depends(require_webhook_auth)

@@ -1,0 +1,14 @@
+"""All routers of the API."""
+
+from fastapi import APIRouter
+
+from jobpulse.hub.api.routes import alerts, health, jobs, machines, pipeline, series, telemetry
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(pipeline.router, prefix="/api/v1")
+api_router.include_router(jobs.router, prefix="/api/v1")
+api_router.include_router(series.router, prefix="/api/v1")
+api_router.include_router(machines.router, prefix="/api/v1")
+api_router.include_router(telemetry.router, prefix="/api/v1")
+api_router.include_router(alerts.router, prefix="/api/v1")

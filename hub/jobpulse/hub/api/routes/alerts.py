@@ -1,0 +1,105 @@
+"""Grafana's webhook contact point: stale-job alerts become job state.
+
+Labels read from each alert: ``rule`` (job_stalled, job_failed, job_stuck, pipeline_down)
+and the job's ``job.id`` (``job_id`` accepted too). Firing job_stalled -> stalled, firing
+job_failed -> failed ("Job stalled - no telemetry for 5m12s"), both refused while the
+pipeline is not fresh. Resolved alerts never change a job: recovery comes only from
+telemetry (so a series that went missing - grafana_state_reason=MissingSeries - or a
+DatasourceNoData/DatasourceError alert without a job id can never "recover" a job).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+
+from jobpulse.agent.semconv import ATTR_JOB_ID
+from jobpulse.hub import crud
+from jobpulse.hub.api.deps import EngineDep, SettingsDep, WebhookAuth
+from jobpulse.hub.reconciler._state import FAILED, STALLED
+from jobpulse.hub.schemas import AlertOutcome, GrafanaAlert, GrafanaWebhook, WebhookResult
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+RULE_STALLED = "job_stalled"
+RULE_FAILED = "job_failed"
+RULE_STUCK = "job_stuck"
+RULE_PIPELINE_DOWN = "pipeline_down"
+_JOB_ID_LABELS = (ATTR_JOB_ID, ATTR_JOB_ID.replace(".", "_"))
+
+
+def _rule(alert: GrafanaAlert) -> str | None:
+    return alert.labels.get("rule") or alert.labels.get("jobpulse_rule")
+
+
+def _job_id(alert: GrafanaAlert) -> str | None:
+    for key in _JOB_ID_LABELS:
+        if alert.labels.get(key):
+            return alert.labels[key]
+    return None
+
+
+@router.post("/grafana", response_model=WebhookResult, dependencies=[WebhookAuth])
+def grafana_webhook(payload: GrafanaWebhook, engine: EngineDep, settings: SettingsDep,
+                    request: Request) -> WebhookResult:
+    with engine.connect() as conn:
+        fresh = crud.pipeline_status(conn, settings).fresh
+    outcomes: list[AlertOutcome] = []
+
+    def out(alert, rule, job_id, action, applied, reason):
+        outcomes.append(AlertOutcome(
+            fingerprint=alert.fingerprint, rule=rule, job_id=job_id, status=alert.status,
+            action=action, applied=applied, reason=reason,
+        ))
+
+    for alert in payload.alerts:
+        rule, job_id = _rule(alert), _job_id(alert)
+        firing = alert.status == "firing"
+        if rule == RULE_PIPELINE_DOWN:
+            reason_state = alert.annotations.get("grafana_state_reason", "")
+            if firing:
+                since = alert.startsAt.isoformat() if alert.startsAt else "now"
+                crud.set_pipeline_alert(engine, since)
+                fresh = False
+                out(alert, rule, None, "pipeline_down", True, "stale transitions held until the pipeline recovers")
+            elif reason_state == "MissingSeries":
+                out(alert, rule, None, "none", False, "resolved by MissingSeries: not a recovery")
+            else:
+                crud.set_pipeline_alert(engine, None)
+                out(alert, rule, None, "pipeline_up", True, "pipeline alert resolved")
+            continue
+        if job_id is None:
+            out(alert, rule, None, "none", False,
+                f"no job id label (alertname={alert.labels.get('alertname', '?')}): ignored")
+            continue
+        if rule not in (RULE_STALLED, RULE_FAILED):
+            out(alert, rule, job_id, "none", False, f"rule {rule!r} does not change job state")
+            continue
+        target = STALLED if rule == RULE_STALLED else FAILED
+        if not firing:
+            out(alert, rule, job_id, "none", False, "resolved alerts never change a job; telemetry does")
+            continue
+        if not fresh:
+            logger.warning("refused %s for job %r: pipeline not fresh", target, job_id)
+            out(alert, rule, job_id, target, False, "pipeline not fresh: stale transitions refused")
+            continue
+        threshold = settings.stalled_after if target == STALLED else settings.failed_after
+        decision = crud.apply_stale(engine, job_id, target, threshold)
+        if decision is None:
+            out(alert, rule, job_id, target, False, "unknown job")
+            continue
+        if decision.applied:
+            logger.info("job %r -> %s (%s)", job_id, target, decision.reason)
+        out(alert, rule, job_id, target, decision.applied, decision.reason)
+
+    applied = sum(1 for o in outcomes if o.applied)
+    if applied:
+        request.app.state.list_cache.clear()
+    refused = sum(1 for o in outcomes if not o.applied and o.action != "none")
+    return WebhookResult(
+        received=len(payload.alerts), applied=applied, refused=refused,
+        ignored=len(outcomes) - applied - refused, pipeline_fresh=fresh, outcomes=outcomes,
+    )

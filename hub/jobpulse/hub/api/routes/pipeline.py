@@ -1,0 +1,37 @@
+"""The pipeline's own freshness: a stopped reconciler, InfluxDB or collector makes every
+job look silent at once, so stale transitions wait for a fresh pipeline."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from jobpulse.hub import crud
+from jobpulse.hub.api.deps import SessionDep, SettingsDep
+from jobpulse.hub.schemas import PipelinePublic
+
+router = APIRouter(tags=["pipeline"])
+
+
+@router.get("/pipeline", response_model=PipelinePublic)
+def pipeline(session: SessionDep, settings: SettingsDep) -> PipelinePublic:
+    status = crud.pipeline_status(session.connection(), settings)
+    row = status.row
+
+    def age(value):
+        return None if value is None else round((status.now - value).total_seconds(), 3)
+
+    return PipelinePublic(
+        fresh=status.fresh,
+        reason=status.reason,
+        last_reconcile_at=row.get("last_reconcile_at"),
+        newest_point_at=row.get("newest_point_at"),
+        reconciler_id=row.get("reconciler_id"),
+        reconcile_age_seconds=age(row.get("last_reconcile_at")),
+        newest_point_age_seconds=age(row.get("newest_point_at")),
+        freshness_seconds=settings.freshness_seconds,
+        stalled_after_seconds=settings.stalled_after,
+        failed_after_seconds=settings.failed_after,
+        auto_register=settings.auto_register,
+        unknown_jobs_ignored=status.unknown_jobs,
+        pipeline_alert_firing_since=status.alert_since,
+    )

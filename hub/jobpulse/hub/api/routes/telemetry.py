@@ -1,0 +1,82 @@
+"""Legacy senders: the seeds' push endpoint, kept so existing clients keep working.
+A post becomes one Observation and goes through the reconciler's state rules, so it ends
+in the same job state as the same values arriving through InfluxDB."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from jobpulse.hub import crud, errors
+from jobpulse.hub.api.deps import EngineDep, TokenAuth
+from jobpulse.hub.reconciler._state import DiskObservation, Observation, to_naive_utc, utcnow
+from jobpulse.hub.schemas import JobTypeName, LegacyTelemetry
+
+router = APIRouter(prefix="/telemetry", tags=["telemetry"])
+
+
+def _validation_message(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        where = ".".join(str(x) for x in e.get("loc", ())) or "body"
+        parts.append(f"{where}: {e.get('msg')}")
+    return "invalid telemetry payload: " + "; ".join(parts)
+
+
+def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
+    now = utcnow()
+    # A sender's clock may run ahead; a point from the future would freeze stale detection.
+    t = min(to_naive_utc(body.timestamp), now) if body.timestamp else now
+    return Observation(
+        job_id=job_id,
+        time=t,
+        job_type=body.job_type,
+        status=body.status,
+        phase=body.current_phase,
+        bytes_transferred=body.bytes_transferred,
+        total_bytes=body.total_bytes,
+        speed_bps=body.transfer_speed_bps,
+        eta_seconds=body.eta_seconds,
+        progress_percent=body.progress_percent,
+        error_message=body.error,
+        disks=tuple(
+            DiskObservation(
+                index=d.disk_index, bytes_transferred=d.bytes_transferred,
+                total_bytes=d.total_bytes, status=d.status, progress_percent=d.progress_percent,
+            )
+            for d in body.disks
+        ),
+    )
+
+
+@router.post(
+    "/{job_type}/{job_id}",
+    status_code=204,
+    response_class=Response,
+    dependencies=[TokenAuth],
+    openapi_extra={"requestBody": {"content": {"application/json": {
+        "schema": LegacyTelemetry.model_json_schema()}}, "required": True}},
+    responses={400: {"description": "invalid body"}, 404: {"description": "unknown job"}},
+)
+async def legacy_telemetry(job_type: JobTypeName, job_id: str, request: Request, engine: EngineDep):
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise errors.InvalidInput(f"body is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise errors.InvalidInput("body must be a JSON object")
+    try:
+        body = LegacyTelemetry.model_validate(data)
+    except ValidationError as err:
+        raise errors.InvalidInput(_validation_message(err)) from err
+    if body.job_id is not None and body.job_id != job_id:
+        raise errors.InvalidInput("job_id in the body differs from the job id in the path")
+    if body.job_type is not None and body.job_type != job_type:
+        raise errors.InvalidInput("job_type in the body differs from the job type in the path")
+    await run_in_threadpool(crud.apply_legacy, engine, job_type, job_id, to_observation(job_id, body))
+    request.app.state.list_cache.clear()
+    return Response(status_code=204)

@@ -1,0 +1,62 @@
+"""Hub configuration: pydantic-settings, environment prefix ``JOBPULSE_``.
+
+Precedence: keyword argument > environment variable > default. The names are the hub's
+runtime contract (see docs/hub.md); the ones below "tuning" are optional extras.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{(Path.cwd() / '.run' / 'jobpulse-hub.sqlite3').as_posix()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOBPULSE_", extra="ignore")
+
+    database_url: str = Field(default_factory=_default_database_url)
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = "jobpulse"
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = None
+    api_token: SecretStr | None = None
+    webhook_user: str | None = None
+    webhook_password: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reconcile_interval: float = Field(default=2.0, gt=0)
+    stalled_after: int = Field(default=60, gt=0)
+    failed_after: int = Field(default=300, gt=0)
+    auto_register: bool = True
+
+    # --- tuning (optional) ---------------------------------------------------
+    reconciler_enabled: bool = True
+    # Points may reach InfluxDB a little after their timestamp (collector batching):
+    # every window reaches this far behind the newest point already seen.
+    reconcile_overlap: float = Field(default=15.0, ge=0)
+    # Widest window after a start or an outage; older telemetry is history, not state.
+    reconcile_max_lookback: float = Field(default=3600.0, gt=0)
+    reconcile_max_backoff: float = Field(default=30.0, gt=0)
+    influx_timeout: float = Field(default=10.0, gt=0)
+    # The pipeline is fresh while the last successful reconcile is this recent.
+    freshness_seconds: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # GET /api/v1/jobs answers from a cache this many seconds old at most (0: off).
+    list_cache_seconds: float = Field(default=1.0, ge=0)
+    sse_poll_interval: float = Field(default=1.0, gt=0)
+    sse_keepalive: float = Field(default=15.0, gt=0)
+
+    @field_validator("influx_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def writes_configured(self) -> bool:
+        return bool(self.api_token and self.api_token.get_secret_value())

@@ -1,0 +1,117 @@
+"""SQLAlchemy 2 models of the hub's MySQL schema (the contract Grafana panels and alert
+rules query). All times are naive UTC ``DATETIME(6)``.
+
+Job ids compare byte-for-byte on MySQL (the migration picks a NO PAD binary collation,
+``utf8mb4_nopad_bin`` on MariaDB): the default case-insensitive, pad-space collations
+would merge ``Job-A``, ``job-a`` and ``job-a `` into one row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JOB_ID = String(191).with_variant(mysql.VARCHAR(191, collation="utf8mb4_bin"), "mysql", "mariadb")
+UTC_DATETIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+PERCENT = Numeric(5, 2, asdecimal=False)
+
+TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
+
+PIPELINE_ROW_ID = 1
+SETTING_STALLED_AFTER = "stalled_after_seconds"
+SETTING_FAILED_AFTER = "failed_after_seconds"
+SETTING_UNKNOWN_JOBS = "unknown_jobs_ignored"
+SETTING_PIPELINE_ALERT = "pipeline_alert_firing_since"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_last_telemetry", "status", "last_telemetry_at"),
+        # The list endpoint pages newest first: (created_at, id) DESC straight from this index.
+        Index("ix_jobs_created_at", "created_at", "id"),
+        Index("ix_jobs_machine_status", "machine", "status"),
+        TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(JOB_ID, primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(32))
+    machine: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    current_phase: Mapped[str] = mapped_column(String(32), default="pending")
+    bytes_transferred: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    transfer_speed_bps: Mapped[int] = mapped_column(BigInteger, default=0)
+    eta_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    progress_percent: Mapped[float] = mapped_column(PERCENT, default=0.0)
+    average_speed_bps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Double, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    started_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    last_telemetry_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    last_progress_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+
+    disks: Mapped[list[JobDisk]] = relationship(
+        back_populates="job", order_by="JobDisk.disk_index", cascade="all, delete-orphan"
+    )
+
+
+class JobDisk(Base):
+    __tablename__ = "job_disks"
+    __table_args__ = (TABLE_ARGS,)
+
+    job_id: Mapped[str] = mapped_column(
+        JOB_ID, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    disk_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_transferred: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    progress_percent: Mapped[float] = mapped_column(PERCENT, default=0.0)
+
+    job: Mapped[Job] = relationship(back_populates="disks")
+
+
+class PipelineState(Base):
+    __tablename__ = "pipeline_state"
+    __table_args__ = (TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_reconcile_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    newest_point_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    reconciler_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+    __table_args__ = (TABLE_ARGS,)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+jobs_table = Job.__table__
+disks_table = JobDisk.__table__
+pipeline_table = PipelineState.__table__
+settings_table = Setting.__table__

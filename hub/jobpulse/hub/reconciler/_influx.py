@@ -1,0 +1,100 @@
+"""A small InfluxDB 1.x /query client (InfluxQL over HTTP). The transport is injectable
+(``httpx.MockTransport`` in unit tests, the real server everywhere else).
+
+Exceptions::
+
+    InfluxError
+    ├── InfluxConnectionError   server unreachable / timed out
+    ├── InfluxResponseError     HTTP error status or a body that is not the /query JSON
+    └── InfluxQueryError        the server rejected a statement
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+
+class InfluxError(Exception):
+    pass
+
+
+class InfluxConnectionError(InfluxError):
+    pass
+
+
+class InfluxResponseError(InfluxError):
+    pass
+
+
+class InfluxQueryError(InfluxError):
+    pass
+
+
+class InfluxClient:
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {}
+        auth = None
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        elif username:
+            auth = httpx.BasicAuth(username, password or "")
+        self.database = database
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers=headers,
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def ping(self) -> None:
+        try:
+            resp = self._client.get("/ping")
+        except httpx.HTTPError as err:
+            raise InfluxConnectionError(f"{type(err).__name__}: {err}") from err
+        if resp.status_code >= 300:
+            raise InfluxResponseError(f"/ping answered HTTP {resp.status_code}")
+
+    def query(self, q: str, *, epoch: str = "u") -> Mapping[str, Any]:
+        """Run ``q`` (one or more ``;``-separated statements) and return the parsed JSON.
+        Raises InfluxQueryError if any statement failed."""
+        try:
+            resp = self._client.post(
+                "/query", data={"db": self.database, "q": q, "epoch": epoch}
+            )
+        except httpx.HTTPError as err:
+            raise InfluxConnectionError(f"{type(err).__name__}: {err}") from err
+        try:
+            body = resp.json()
+        except ValueError as err:
+            raise InfluxResponseError(f"HTTP {resp.status_code}: body is not JSON") from err
+        if not isinstance(body, dict):
+            raise InfluxResponseError(f"HTTP {resp.status_code}: unexpected body")
+        if resp.status_code >= 400 or body.get("error"):
+            message = body.get("error") or f"HTTP {resp.status_code}"
+            if resp.status_code == 400:
+                raise InfluxQueryError(message)
+            raise InfluxResponseError(message)
+        for result in body.get("results") or ():
+            if isinstance(result, dict) and result.get("error"):
+                if "database not found" in str(result["error"]):
+                    # No point written yet: an empty database, not a broken query.
+                    return {"results": []}
+                raise InfluxQueryError(str(result["error"]))
+        return body

@@ -1,0 +1,322 @@
+"""Pure state rules: how one observation of a job (from InfluxDB or a legacy sender)
+and how a stale alert change the job's row. No I/O here; property-tested.
+
+Rules:
+- progress never goes backwards: bytes and percent only grow, unless the total changed;
+- terminal states (completed, failed, cancelled) are final: a late point can still move
+  counters forward, never the status, phase, error or completion time;
+- on completion the job's bytes are the sum of its disks' bytes (the seeds' bug);
+- ``last_telemetry_at`` is the newest point's own time;
+- stalled returns to running only on a point newer than the stall's last point;
+- a job that never reported (``last_telemetry_at`` is None) is pending, never stalled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jobpulse.agent.semconv import DiskStatus, Phase, Status, TERMINAL_STATUSES
+
+PENDING = Status.PENDING.label
+RUNNING = Status.RUNNING.label
+STALLED = Status.STALLED.label
+COMPLETED = Status.COMPLETED.label
+FAILED = Status.FAILED.label
+CANCELLED = Status.CANCELLED.label
+
+STATUSES = tuple(s.label for s in Status)
+TERMINAL = frozenset(s.label for s in TERMINAL_STATUSES)
+PHASES = tuple(p.label for p in Phase)
+DISK_STATUSES = tuple(s.label for s in DiskStatus)
+_DISK_TERMINAL = frozenset(
+    {DiskStatus.COMPLETED.label, DiskStatus.FAILED.label, DiskStatus.CANCELLED.label}
+)
+_DISK_RANK = {
+    DiskStatus.PENDING.label: 0,
+    DiskStatus.TRANSFERRING.label: 1,
+    DiskStatus.COMPLETED.label: 2,
+    DiskStatus.FAILED.label: 2,
+    DiskStatus.CANCELLED.label: 2,
+}
+
+STALE_MESSAGE = "Job stalled - no telemetry for {}"
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the form every time column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+@dataclass(frozen=True)
+class DiskState:
+    index: int
+    size_bytes: int = 0
+    bytes_transferred: int = 0
+    status: str = DiskStatus.PENDING.label
+    progress_percent: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobState:
+    id: str
+    job_type: str
+    machine: str
+    status: str = PENDING
+    current_phase: str = PENDING
+    bytes_transferred: int = 0
+    total_bytes: int = 0
+    transfer_speed_bps: int = 0
+    eta_seconds: int | None = None
+    progress_percent: float = 0.0
+    average_speed_bps: int | None = None
+    duration_seconds: float | None = None
+    error_message: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    last_telemetry_at: datetime | None = None
+    last_progress_at: datetime | None = None
+    disks: tuple[DiskState, ...] = ()
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class DiskObservation:
+    index: int
+    bytes_transferred: int | None = None
+    total_bytes: int | None = None
+    status: str | None = None
+    progress_percent: float | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The newest known values of one job at ``time`` (None: not reported)."""
+
+    job_id: str
+    time: datetime
+    job_type: str | None = None
+    machine: str | None = None
+    status: str | None = None
+    phase: str | None = None
+    bytes_transferred: int | None = None
+    total_bytes: int | None = None
+    speed_bps: int | None = None
+    eta_seconds: int | None = None
+    progress_percent: float | None = None
+    average_speed_bps: int | None = None
+    duration_seconds: float | None = None
+    last_progress_at: datetime | None = None
+    error_message: str | None = None
+    disks: tuple[DiskObservation, ...] = ()
+
+
+def pct(value: float) -> float:
+    """Clamp to the DECIMAL(5,2) column: 0..100, two decimals."""
+    if value != value:  # NaN
+        return 0.0
+    return round(min(100.0, max(0.0, float(value))), 2)
+
+
+def _ratio(done: int, total: int) -> float:
+    return pct(done * 100.0 / total) if total > 0 else 0.0
+
+
+def _grow(old, new, reset: bool):
+    """Monotonic merge: the new value wins when larger, or when the total changed."""
+    if new is None:
+        return old
+    return new if reset or new >= old else old
+
+
+def new_job(obs: Observation, *, created_at: datetime | None = None) -> JobState:
+    """The row auto-registered for telemetry of a job the hub did not know."""
+    return JobState(
+        id=obs.job_id,
+        job_type=(obs.job_type or "unknown")[:32],
+        machine=(obs.machine or "unknown")[:255],
+        created_at=created_at or obs.time,
+    )
+
+
+def _merge_disks(
+    disks: tuple[DiskState, ...], seen: tuple[DiskObservation, ...], frozen: bool
+) -> tuple[DiskState, ...]:
+    by_index = {d.index: d for d in disks}
+    for o in seen:
+        if frozen and o.index not in by_index:
+            continue  # a finished job's disk set is final: its total stays their sum
+        d = by_index.get(o.index, DiskState(index=o.index))
+        size = d.size_bytes
+        resized = o.total_bytes is not None and o.total_bytes >= 0 and o.total_bytes != size
+        if resized:
+            size = o.total_bytes
+        done = _grow(d.bytes_transferred, o.bytes_transferred, resized)
+        status = d.status
+        if o.status in _DISK_RANK and not frozen:
+            if d.status not in _DISK_TERMINAL and _DISK_RANK[o.status] >= _DISK_RANK.get(d.status, 0):
+                status = o.status
+        if status == DiskStatus.COMPLETED.label:
+            percent = 100.0
+        elif o.progress_percent is not None:
+            percent = pct(o.progress_percent)
+            if not resized:
+                percent = max(percent, d.progress_percent)
+        elif size > 0:
+            percent = max(_ratio(done, size), 0.0 if resized else d.progress_percent)
+        else:
+            percent = d.progress_percent
+        by_index[o.index] = DiskState(o.index, size, done, status, percent)
+    return tuple(by_index[i] for i in sorted(by_index))
+
+
+def apply_observation(state: JobState, obs: Observation) -> JobState:
+    """The job after ``obs``. Pure, idempotent: applying the same observation twice
+    yields the same state (reconcile windows overlap)."""
+    newer = state.last_telemetry_at is None or obs.time >= state.last_telemetry_at
+    strictly_newer = state.last_telemetry_at is None or obs.time > state.last_telemetry_at
+    was_terminal = state.terminal
+
+    disks = _merge_disks(state.disks, obs.disks, was_terminal)
+    # A reported total of 0 means "not known yet"; the disks' sizes stand in until then.
+    reported = obs.total_bytes if obs.total_bytes else None
+    if reported is None and state.total_bytes == 0 and disks:
+        reported = sum(d.size_bytes for d in disks) or None
+    total_changed = reported is not None and reported != state.total_bytes
+    total = reported if total_changed else state.total_bytes
+    done = _grow(state.bytes_transferred, obs.bytes_transferred, total_changed)
+    percent = state.progress_percent
+    if obs.progress_percent is not None:
+        percent = _grow(percent, pct(obs.progress_percent), total_changed)
+    elif total > 0:
+        percent = _grow(percent, _ratio(done, total), total_changed)
+
+    last_telemetry = obs.time if newer else state.last_telemetry_at
+    last_progress = state.last_progress_at
+    if obs.last_progress_at is not None and (last_progress is None or obs.last_progress_at > last_progress):
+        last_progress = obs.last_progress_at
+
+    status = state.status
+    phase = state.current_phase
+    error = state.error_message
+    started = state.started_at
+    completed = state.completed_at
+    speed, eta = state.transfer_speed_bps, state.eta_seconds
+    avg, duration = state.average_speed_bps, state.duration_seconds
+
+    if not was_terminal:
+        if obs.status in TERMINAL:
+            status = obs.status
+        elif obs.status in (PENDING, RUNNING) and state.status != STALLED:
+            if newer and not (state.status == RUNNING and obs.status == PENDING):
+                status = obs.status
+        elif state.status == STALLED and strictly_newer:
+            status = RUNNING  # telemetry resumed after the stall
+        if state.status == STALLED and status == RUNNING:
+            error = None
+        if newer:
+            if obs.phase is not None:
+                phase = obs.phase
+            if obs.speed_bps is not None:
+                speed = max(0, obs.speed_bps)
+            if obs.eta_seconds is not None:
+                eta = max(0, obs.eta_seconds)
+            if obs.average_speed_bps is not None:
+                avg = max(0, obs.average_speed_bps)
+            if obs.duration_seconds is not None:
+                duration = max(0.0, obs.duration_seconds)
+        if status != PENDING and started is None:
+            started = obs.time
+            if obs.duration_seconds is not None and obs.duration_seconds >= 0:
+                started = obs.time - timedelta(seconds=obs.duration_seconds)
+        if status in TERMINAL:
+            completed = completed or obs.time
+            eta = 0 if status == COMPLETED else None
+            if status == COMPLETED:
+                phase = Phase.DONE.label if obs.phase is None else phase
+            if status == FAILED:
+                error = obs.error_message or error or "job failed"
+            if obs.duration_seconds is not None:
+                duration = max(0.0, obs.duration_seconds)
+            if obs.average_speed_bps is not None:
+                avg = max(0, obs.average_speed_bps)
+
+    if status == COMPLETED:
+        if disks:
+            done = sum(d.bytes_transferred for d in disks)
+        percent = pct(done * 100.0 / total) if total > 0 else 100.0
+
+    return dataclasses.replace(
+        state,
+        status=status,
+        current_phase=phase[:32],
+        bytes_transferred=done,
+        total_bytes=total,
+        transfer_speed_bps=speed,
+        eta_seconds=eta,
+        progress_percent=percent,
+        average_speed_bps=avg,
+        duration_seconds=duration,
+        error_message=error,
+        started_at=started,
+        completed_at=completed,
+        last_telemetry_at=last_telemetry,
+        last_progress_at=last_progress,
+        disks=disks,
+    )
+
+
+def format_silence(seconds: float) -> str:
+    """Go-style duration as the seeds wrote it: 45s, 5m12s, 1h2m3s."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+@dataclass(frozen=True)
+class StaleDecision:
+    state: JobState
+    applied: bool
+    reason: str
+
+
+def mark_stale(state: JobState, target: str, now: datetime, threshold: float) -> StaleDecision:
+    """A stale alert's effect: ``target`` is STALLED or FAILED. Refused for terminal jobs,
+    jobs that never reported, and jobs whose telemetry is in fact recent."""
+    if state.terminal:
+        return StaleDecision(state, False, f"job is {state.status}")
+    if state.last_telemetry_at is None:
+        return StaleDecision(state, False, "job never reported telemetry: pending, not stale")
+    silence = (now - state.last_telemetry_at).total_seconds()
+    if silence < threshold:
+        return StaleDecision(state, False, f"telemetry is recent ({format_silence(silence)} ago)")
+    if state.status == target:
+        return StaleDecision(state, False, f"job already {target}")
+    message = STALE_MESSAGE.format(format_silence(silence))
+    if target == STALLED:
+        return StaleDecision(
+            dataclasses.replace(state, status=STALLED, error_message=message), True, message
+        )
+    return StaleDecision(
+        dataclasses.replace(
+            state, status=FAILED, error_message=message, completed_at=now, eta_seconds=None
+        ),
+        True,
+        message,
+    )

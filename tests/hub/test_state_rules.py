@@ -1,0 +1,136 @@
+"""Property tests of the pure state rules (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobpulse.hub.reconciler import DiskObservation, JobState, Observation, apply_observation, mark_stale
+from jobpulse.hub.reconciler._state import (
+    COMPLETED, FAILED, PENDING, RUNNING, STALLED, STATUSES, TERMINAL, format_silence,
+)
+
+T0 = datetime(2026, 1, 1)
+sizes = st.integers(min_value=0, max_value=10**12)
+agent_statuses = st.sampled_from([s for s in STATUSES if s != STALLED])
+
+
+@st.composite
+def observations(draw, job_id="j", disks=3, total=None):
+    n = draw(st.integers(min_value=0, max_value=disks))
+    return Observation(
+        job_id=job_id,
+        time=T0 + timedelta(seconds=draw(st.integers(0, 10_000))),
+        status=draw(st.none() | agent_statuses),
+        bytes_transferred=draw(st.none() | sizes),
+        total_bytes=total if total is not None else draw(st.none() | sizes),
+        progress_percent=draw(st.none() | st.floats(0, 100)),
+        speed_bps=draw(st.none() | sizes),
+        disks=tuple(
+            DiskObservation(
+                index=i,
+                bytes_transferred=draw(st.none() | sizes),
+                total_bytes=total if total is not None else draw(st.none() | sizes),
+                status=draw(st.none() | st.sampled_from(["pending", "transferring", "completed", "failed"])),
+            )
+            for i in range(n)
+        ),
+    )
+
+
+def fold(obs_list, state=None):
+    state = state or JobState(id="j", job_type="backup", machine="m", created_at=T0)
+    history = [state]
+    for o in obs_list:
+        state = apply_observation(state, o)
+        history.append(state)
+    return history
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(observations(total=10**9), min_size=1, max_size=12))
+def test_progress_never_goes_backwards_while_the_total_is_unchanged(obs_list):
+    history = fold(obs_list)
+    for before, after in zip(history[1:], history[2:]):
+        if after.status == COMPLETED and before.status != COMPLETED:
+            continue  # completion re-bases the job's bytes on its disks (checked below)
+        assert after.progress_percent >= before.progress_percent
+        if not (after.status == COMPLETED):
+            assert after.bytes_transferred >= before.bytes_transferred
+        old = {d.index: d for d in before.disks}
+        for d in after.disks:
+            if d.index in old:
+                assert d.bytes_transferred >= old[d.index].bytes_transferred
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(observations(), min_size=1, max_size=12))
+def test_terminal_states_are_final(obs_list):
+    history = fold(obs_list)
+    for i, s in enumerate(history):
+        if s.status in TERMINAL:
+            for later in history[i:]:
+                assert later.status == s.status
+                assert later.completed_at == s.completed_at
+                assert later.error_message == s.error_message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(observations(), min_size=1, max_size=12))
+def test_completion_total_is_the_sum_of_the_disks(obs_list):
+    final = fold(obs_list)[-1]
+    if final.status == COMPLETED and final.disks:
+        assert final.bytes_transferred == sum(d.bytes_transferred for d in final.disks)
+        assert final.completed_at is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(observations(), min_size=1, max_size=8))
+def test_applying_twice_is_idempotent(obs_list):
+    state = fold(obs_list)[-1]
+    assert apply_observation(state, obs_list[-1]) == state
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(observations(), min_size=1, max_size=8))
+def test_last_telemetry_is_the_newest_point(obs_list):
+    final = fold(obs_list)[-1]
+    assert final.last_telemetry_at == max(o.time for o in obs_list)
+
+
+def test_a_pending_job_that_never_reported_is_not_stale():
+    job = JobState(id="j", job_type="backup", machine="m", created_at=T0)
+    decision = mark_stale(job, STALLED, T0 + timedelta(hours=1), 60)
+    assert not decision.applied and decision.state.status == PENDING
+
+
+def test_stalled_then_failed_message_in_the_seeds_style():
+    job = JobState(id="j", job_type="backup", machine="m", status=RUNNING, last_telemetry_at=T0)
+    stalled = mark_stale(job, STALLED, T0 + timedelta(seconds=65), 60)
+    assert stalled.applied and stalled.state.status == STALLED
+    failed = mark_stale(stalled.state, FAILED, T0 + timedelta(seconds=312), 300)
+    assert failed.applied
+    assert failed.state.error_message == "Job stalled - no telemetry for 5m12s"
+    assert failed.state.completed_at == T0 + timedelta(seconds=312)
+    # never moves a terminal job
+    assert not mark_stale(failed.state, STALLED, T0 + timedelta(hours=2), 60).applied
+
+
+def test_stale_refused_when_telemetry_is_recent():
+    job = JobState(id="j", job_type="backup", machine="m", status=RUNNING, last_telemetry_at=T0)
+    assert not mark_stale(job, STALLED, T0 + timedelta(seconds=20), 60).applied
+
+
+def test_stalled_returns_to_running_only_on_newer_points():
+    job = JobState(id="j", job_type="backup", machine="m", status=STALLED, last_telemetry_at=T0,
+                   started_at=T0, error_message="Job stalled - no telemetry for 1m5s")
+    same = apply_observation(job, Observation(job_id="j", time=T0, status=RUNNING))
+    assert same.status == STALLED
+    newer = apply_observation(job, Observation(job_id="j", time=T0 + timedelta(seconds=1), status=RUNNING))
+    assert newer.status == RUNNING and newer.error_message is None
+
+
+def test_format_silence():
+    assert [format_silence(s) for s in (0, 45, 312, 3723)] == ["0s", "45s", "5m12s", "1h2m3s"]

@@ -1,0 +1,170 @@
+"""Grafana's webhook contact point -> stalled / failed, guarded by pipeline freshness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ._helpers import AUTH, WEBHOOK_PASSWORD, WEBHOOK_USER, register, utcnow
+
+HOOK = "/api/v1/alerts/grafana"
+
+
+def grafana_payload(*alerts, status="firing"):
+    """Shape of Grafana's webhook notifier body (version 1)."""
+    return {
+        "receiver": "jobpulse-hub",
+        "status": status,
+        "orgId": 1,
+        "alerts": list(alerts),
+        "groupLabels": {"alertname": "jobpulse"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://grafana.local/",
+        "version": "1",
+        "groupKey": "{}:{alertname=\"jobpulse\"}",
+        "truncatedAlerts": 0,
+        "title": "[FIRING:1] jobpulse",
+        "state": "alerting",
+        "message": "",
+    }
+
+
+def alert(rule, job_id=None, status="firing", **annotations):
+    labels = {"alertname": f"jobpulse {rule}", "rule": rule, "grafana_folder": "jobpulse"}
+    if job_id is not None:
+        labels |= {"job.id": job_id, "job.type": "backup", "job.machine": "vm-1"}
+    return {
+        "status": status,
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": "2026-11-22T10:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-22T10:05:00Z",
+        "generatorURL": "http://grafana.local/alerting/grafana/x/view",
+        "fingerprint": f"fp-{rule}-{job_id}",
+        "silenceURL": "",
+        "dashboardURL": "",
+        "panelURL": "",
+        "values": {"A": 75.0, "B": 1},
+        "valueString": "[ var='A' value=75 ]",
+    }
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def api(request, client_factory):
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "hub_mysql_url")
+    c = client_factory(url)
+    c.engine = create_engine(url)
+    yield c
+    c.engine.dispose()
+
+
+def set_row(api, job_id, **values):
+    sets = ", ".join(f"{k} = :{k}" for k in values)
+    with api.engine.begin() as conn:
+        conn.execute(text(f"UPDATE jobs SET {sets} WHERE id = :id"), values | {"id": job_id})
+
+
+def fresh_pipeline(api, age=1.0):
+    with api.engine.begin() as conn:
+        conn.execute(text("UPDATE pipeline_state SET last_reconcile_at = :t WHERE id = 1"),
+                     {"t": utcnow() - timedelta(seconds=age)})
+
+
+def hook(api, payload, auth=(WEBHOOK_USER, WEBHOOK_PASSWORD)):
+    return api.post(HOOK, json=payload, auth=auth)
+
+
+def running_job(api, job_id, silent_for):
+    register(api, job_id)
+    set_row(api, job_id, status="running", last_telemetry_at=utcnow() - timedelta(seconds=silent_for))
+
+
+def test_stalled_then_failed(api):
+    fresh_pipeline(api)
+    running_job(api, "j1", silent_for=312)
+    r = hook(api, grafana_payload(alert("job_stalled", "j1")))
+    assert r.status_code == 200 and r.json()["applied"] == 1
+    assert api.get("/api/v1/jobs/j1").json()["status"] == "stalled"
+    r = hook(api, grafana_payload(alert("job_failed", "j1")))
+    assert r.json()["applied"] == 1
+    got = api.get("/api/v1/jobs/j1").json()
+    assert got["status"] == "failed"
+    assert got["error_message"].startswith("Job stalled - no telemetry for 5m1")
+    assert got["completed_at"] is not None
+
+
+def test_terminal_and_pending_jobs_are_never_moved(api):
+    fresh_pipeline(api)
+    register(api, "pending-job")
+    running_job(api, "done-job", silent_for=400)
+    set_row(api, "done-job", status="completed")
+    r = hook(api, grafana_payload(alert("job_stalled", "pending-job"), alert("job_failed", "done-job")))
+    body = r.json()
+    assert body["applied"] == 0 and body["refused"] == 2
+    assert api.get("/api/v1/jobs/pending-job").json()["status"] == "pending"
+    assert api.get("/api/v1/jobs/done-job").json()["status"] == "completed"
+
+
+def test_refused_while_the_pipeline_is_not_fresh(api):
+    fresh_pipeline(api, age=120)  # the reconciler stopped two minutes ago
+    running_job(api, "j2", silent_for=400)
+    body = hook(api, grafana_payload(alert("job_stalled", "j2"), alert("job_failed", "j2"))).json()
+    assert body["pipeline_fresh"] is False and body["applied"] == 0 and body["refused"] == 2
+    assert "pipeline not fresh" in body["outcomes"][0]["reason"]
+    assert api.get("/api/v1/jobs/j2").json()["status"] == "running"
+
+
+def test_pipeline_down_alert_holds_stale_transitions_until_resolved(api):
+    fresh_pipeline(api)
+    running_job(api, "j3", silent_for=400)
+    hook(api, grafana_payload(alert("pipeline_down")))
+    assert api.get("/api/v1/pipeline").json()["fresh"] is False
+    assert hook(api, grafana_payload(alert("job_failed", "j3"))).json()["applied"] == 0
+    # resolved because its series went missing: not a recovery
+    hook(api, grafana_payload(alert("pipeline_down", status="resolved", grafana_state_reason="MissingSeries"),
+                              status="resolved"))
+    assert api.get("/api/v1/pipeline").json()["fresh"] is False
+    hook(api, grafana_payload(alert("pipeline_down", status="resolved"), status="resolved"))
+    assert api.get("/api/v1/pipeline").json()["fresh"] is True
+    assert hook(api, grafana_payload(alert("job_failed", "j3"))).json()["applied"] == 1
+
+
+def test_alerts_without_job_id_and_resolved_alerts_change_nothing(api):
+    fresh_pipeline(api)
+    running_job(api, "j4", silent_for=90)
+    set_row(api, "j4", status="stalled")
+    nodata = alert("job_stalled")
+    nodata["labels"] = {"alertname": "DatasourceNoData", "rulename": "jobpulse stalled"}
+    err = alert("job_failed")
+    err["labels"] = {"alertname": "DatasourceError"}
+    missing = alert("job_stalled", "j4", status="resolved", grafana_state_reason="MissingSeries")
+    resolved = alert("job_stalled", "j4", status="resolved")
+    body = hook(api, grafana_payload(nodata, err, missing, resolved)).json()
+    assert body["received"] == 4 and body["applied"] == 0 and body["ignored"] == 4
+    assert api.get("/api/v1/jobs/j4").json()["status"] == "stalled"  # only telemetry recovers it
+
+
+def test_recent_telemetry_refuses_a_late_alert(api):
+    fresh_pipeline(api)
+    running_job(api, "j5", silent_for=5)
+    assert hook(api, grafana_payload(alert("job_stalled", "j5"))).json()["applied"] == 0
+    assert api.get("/api/v1/jobs/j5").json()["status"] == "running"
+
+
+@pytest.mark.parametrize("auth", [None, ("grafana", "wrong"), ("nobody", WEBHOOK_PASSWORD)])
+def test_webhook_requires_basic_auth(api, auth):
+    r = api.post(HOOK, json=grafana_payload(), auth=auth)
+    assert r.status_code == 401
+
+
+def test_bearer_token_is_not_accepted_for_the_webhook(api):
+    assert api.post(HOOK, json=grafana_payload(), headers=AUTH).status_code == 401
+
+
+def test_webhook_disabled_without_credentials(client_factory, sqlite_url):
+    c = client_factory(sqlite_url, webhook_user=None, webhook_password=None)
+    r = c.post(HOOK, json=grafana_payload(), auth=(WEBHOOK_USER, WEBHOOK_PASSWORD))
+    assert r.status_code == 503 and "JOBPULSE_WEBHOOK_USER" in r.json()["detail"]
