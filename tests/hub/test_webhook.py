@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
+from jobpulse.agent import semconv
+
 from ._helpers import AUTH, WEBHOOK_PASSWORD, WEBHOOK_USER, register, utcnow
 
 HOOK = "/api/v1/alerts/grafana"
@@ -35,7 +37,8 @@ def grafana_payload(*alerts, status="firing"):
 def alert(rule, job_id=None, status="firing", **annotations):
     labels = {"alertname": f"jobpulse {rule}", "rule": rule, "grafana_folder": "jobpulse"}
     if job_id is not None:
-        labels |= {"job.id": job_id, "job.type": "backup", "job.machine": "vm-1"}
+        labels |= {semconv.ALERT_LABEL_JOB_ID: job_id, semconv.ALERT_LABEL_JOB_TYPE: "backup",
+                   semconv.ALERT_LABEL_MACHINE: "vm-1"}
     return {
         "status": status,
         "labels": labels,

@@ -31,6 +31,15 @@ ATTR_ERROR_MESSAGE = "error.message"
 JOB_ATTRIBUTES = (ATTR_JOB_ID, ATTR_JOB_TYPE, ATTR_MACHINE)
 DISK_ATTRIBUTES = JOB_ATTRIBUTES + (ATTR_DISK_INDEX,)
 
+# Alert labels: the Grafana alert rules name a job's instance with these, and the hub's
+# webhook reads them. Underscores, not the attributes' dots: Grafana's notification-policy
+# matchers, group_by and silences (and any Prometheus Alertmanager downstream) reject or
+# mishandle label names with dots.
+ALERT_LABEL_RULE = "rule"
+ALERT_LABEL_JOB_ID = "job_id"
+ALERT_LABEL_JOB_TYPE = "job_type"
+ALERT_LABEL_MACHINE = "job_machine"
+
 # Tags the collector's exporter adds on its own: the instrumentation scope.
 TAG_SCOPE_NAME = "otel.library.name"
 TAG_SCOPE_VERSION = "otel.library.version"

@@ -1,7 +1,7 @@
 """Grafana's webhook contact point: stale-job alerts become job state.
 
 Labels read from each alert: ``rule`` (job_stalled, job_failed, job_stuck, pipeline_down)
-and the job's ``job.id`` (``job_id`` accepted too). Firing job_stalled -> stalled, firing
+and the job's ``job_id`` (``job.id`` accepted too). Firing job_stalled -> stalled, firing
 job_failed -> failed ("Job stalled - no telemetry for 5m12s"), both refused while the
 pipeline is not fresh. Resolved alerts never change a job: recovery comes only from
 telemetry (so a series that went missing - grafana_state_reason=MissingSeries - or a
@@ -14,7 +14,7 @@ import logging
 
 from fastapi import APIRouter, Request
 
-from jobpulse.agent.semconv import ATTR_JOB_ID
+from jobpulse.agent.semconv import ALERT_LABEL_JOB_ID, ALERT_LABEL_RULE, ATTR_JOB_ID
 from jobpulse.hub import crud
 from jobpulse.hub.api.deps import EngineDep, SettingsDep, WebhookAuth
 from jobpulse.hub.reconciler._state import FAILED, STALLED
@@ -28,11 +28,11 @@ RULE_STALLED = "job_stalled"
 RULE_FAILED = "job_failed"
 RULE_STUCK = "job_stuck"
 RULE_PIPELINE_DOWN = "pipeline_down"
-_JOB_ID_LABELS = (ATTR_JOB_ID, ATTR_JOB_ID.replace(".", "_"))
+_JOB_ID_LABELS = (ALERT_LABEL_JOB_ID, ATTR_JOB_ID)
 
 
 def _rule(alert: GrafanaAlert) -> str | None:
-    return alert.labels.get("rule") or alert.labels.get("jobpulse_rule")
+    return alert.labels.get(ALERT_LABEL_RULE) or alert.labels.get("jobpulse_rule")
 
 
 def _job_id(alert: GrafanaAlert) -> str | None:

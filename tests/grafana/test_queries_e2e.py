@@ -1,0 +1,168 @@
+"""Every dashboard query and every alert query, run against the real InfluxDB and MariaDB after a real
+pipeline run: jobpulse-agent copy -> OpenTelemetry Collector -> InfluxDB -> jobpulse-hub (subprocess)
+-> MySQL. Queries are taken from the files as they are and expanded the way Grafana would
+(grafana_macros: $timeFilter, $__interval, ${job_id:regex}, $__timeFilter(col), ...); SQL runs as a
+SELECT-only account with the datasource's session time zone, while the server runs at +03:00.
+
+Jobs: a completed backup (2 disks), a failed restore (missing source), a running replication
+(2 disks, throttled, snapshot phase first) that is still copying while the queries run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+import grafana_files as gf
+from grafana_alerting import evaluate, firing_jobs
+from grafana_e2e import Agent, GrafanaMySQL, register, start_hub, unique, wait_for
+from grafana_macros import TimeRange, expand_influxql, expand_mysql
+from jobpulse.agent import semconv
+
+pytestmark = pytest.mark.e2e
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def run(mariadb, influxdb, collector, tmp_path_factory):
+    """One real pipeline run shared by this module's tests."""
+    home = tmp_path_factory.mktemp("grafana-queries")
+    db = f"t_gq_{uuid.uuid4().hex[:10]}"
+    url = mariadb.create_database(db)
+    env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=collector.otlp_http,
+               OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
+    hub = start_hub(home / "hub", url, influxdb)
+    grafana = GrafanaMySQL(mariadb, db)
+    ids = {"completed": unique("gq-backup"), "failed": unique("gq-restore"), "running": unique("gq-repl")}
+    register(hub, ids["completed"], "backup", "vm-alpha", 2)
+    register(hub, ids["failed"], "restore", "vm-beta", 1)
+    register(hub, ids["running"], "replication", "vm-gamma", 2)
+    running = Agent(env, home / "running", ids["running"], "replication", "vm-gamma",
+                    "--demo-disks", "2", "--demo-size", "32M", "--max-rate", "1M", "--snapshot-seconds", "2")
+    try:
+        completed = Agent(env, home / "completed", ids["completed"], "backup", "vm-alpha",
+                          "--demo-disks", "2", "--demo-size", "2M", "--max-rate", "1M", "--snapshot-seconds", "1",
+                          "--finalize-seconds", "1")
+        failed = Agent(env, home / "failed", ids["failed"], "restore", "vm-beta",
+                       str(home / "no-such-disk.img"))
+        code, summary, err = completed.wait()
+        assert code == 0, err
+        assert summary["bytes_transferred"] == 4 * MiB
+        code, _, err = failed.wait()
+        assert code == 1, err
+
+        def settled():
+            done = grafana.job(ids["completed"])
+            dead = grafana.job(ids["failed"])
+            live = grafana.job(ids["running"])
+            return (done and done["status"] == "completed" and dead and dead["status"] == "failed"
+                    and live and live["status"] == "running" and live["current_phase"] == "transferring"
+                    and live["bytes_transferred"] > 0 and live["eta_seconds"] is not None)
+
+        wait_for(settled, 90, "the hub to show the three jobs")
+        # a few 5 s export intervals of transfer, so that the time series have several points
+        wait_for(lambda: grafana.job(ids["running"])["progress_percent"] >= 20, 120, "20 % of the running job")
+        yield {"ids": ids, "grafana": grafana, "influxdb": influxdb, "hub": hub, "summary": summary}
+    finally:
+        running.stop()
+        hub.stop()
+        mariadb.drop_database(db)
+
+
+def _influx_rows(influxdb, query: str) -> list[dict]:
+    """All rows of all series of an InfluxQL answer, with tags merged in."""
+    answer = influxdb.query(query, epoch="s")
+    rows = []
+    for result in answer["results"]:
+        assert "error" not in result, result
+        for series in result.get("series", []):
+            for values in series["values"]:
+                rows.append(dict(zip(series["columns"], values), **(series.get("tags") or {})))
+    return rows
+
+
+def _run(q, run, variables) -> list[dict]:
+    tr = TimeRange(relative="1h", interval="5s")
+    if q.is_influx:
+        return _influx_rows(run["influxdb"], expand_influxql(q.text, tr, variables))
+    return run["grafana"].rows(expand_mysql(q.text, tr, variables))
+
+
+def _queries():
+    return gf.panel_queries() + gf.variable_queries() + gf.annotation_queries()
+
+
+@pytest.mark.parametrize("q", _queries(), ids=lambda q: q.where)
+def test_every_dashboard_query_returns_rows(q, run):
+    ids = run["ids"]
+    rows = _run(q, run, {"job_id": ids["running"]})
+    assert rows, f"{q.where}: no rows"
+    title = q.panel["title"] if q.panel else q.where
+    if q.is_influx and q.fmt == "time_series" and "state-timeline" != (q.panel or {}).get("type"):
+        values = [v for r in rows for k, v in r.items() if k != "time" and isinstance(v, (int, float))]
+        assert any(v > 0 for v in values), f"{q.where}: only zeros"
+
+    by = {
+        "Jobs by status": lambda: {r["Status"]: r["Jobs"] for r in rows} == {
+            "completed": 1, "failed": 1, "running": 1},
+        "Active jobs": lambda: [r["Job"] for r in rows] == [ids["running"]] and rows[0]["Phase"] == "transferring"
+        and 0 < rows[0]["Progress"] < 100 and rows[0]["Speed"] > 0 and rows[0]["ETA"] > 0
+        and 0 <= rows[0]["Telemetry age"] < 30 and rows[0]["Transferred"] > 0 and rows[0]["Total"] == 64 * 1024 * 1024,
+        "Recent failures": lambda: [r["Job"] for r in rows] == [ids["failed"]] and "no-such-disk" in rows[0]["Reason"],
+        "Telemetry pipeline: last reconcile": lambda: 0 <= rows[0]["Reconcile age"] < 10,
+        "Completed backup sizes per machine": lambda: rows == [{"Machine": "vm-alpha", "Backed up": 4 * MiB,
+                                                                 "Backups": 1}],
+        "Machines": lambda: rows[0]["Machine"] == "vm-alpha" and rows[0]["Backed up"] == 4 * MiB,
+        "Failure rate by type": lambda: {r["Type"]: float(r["Failure rate"]) for r in rows} == {
+            "backup": 0.0, "restore": 100.0},
+        "Job durations by type": lambda: {r["metric"] for r in rows} == {"backup", "restore"}
+        and all("time" in r for r in rows),
+        "Bytes copied per interval by type": lambda: {r["metric"]: r["value"] for r in rows} == {"backup": 4 * MiB},
+        "Job": lambda: rows[0]["Status"] == "running",
+        "Percent per disk": lambda: [r["Disk"] for r in rows] == ["disk 0", "disk 1"],
+        "Disks": lambda: [r["Disk"] for r in rows] == [0, 1] and all(r["Size"] == 32 * MiB for r in rows),
+        "Bytes per disk": lambda: {r["disk.index"] for r in rows} == {"0", "1"},
+        "Disk states": lambda: {r["disk.index"] for r in rows} == {"0", "1"}
+        and {r["last"] for r in rows if r["last"] is not None} <= {float(s) for s in semconv.DiskStatus},
+        "Phase and status": lambda: {r["last"] for r in rows if r["last"] is not None} & {
+            float(semconv.Phase.TRANSFERRING), float(semconv.Status.RUNNING)},
+    }
+    if title in by:
+        assert by[title](), f"{q.where}: unexpected rows {rows[:5]}"
+    if "variable job_id" in q.where:
+        assert set(ids.values()) <= {r["id"] for r in rows}
+    if "annotation Phase changes" in q.where:
+        # snapshot -> transferring is a change (a job's very first phase has nothing to differ from)
+        phases = {r["phase"] for r in rows}
+        assert float(semconv.Phase.TRANSFERRING) in phases and phases <= {float(p) for p in semconv.Phase}
+
+
+def test_job_detail_works_for_a_finished_job_and_a_hostile_id(run):
+    """The job id is free text: ${job_id:regex} / ${job_id:sqlstring} keep quotes and regex characters inert."""
+    ids = run["ids"]
+    for q in gf.panel_queries():
+        if q.dashboard_uid == "jobpulse-job-detail" and q.panel["title"] in ("Bytes per disk", "Disks", "Job"):
+            assert _run(q, run, {"job_id": ids["completed"]}), q.where
+            assert _run(q, run, {"job_id": "x'); DROP TABLE jobs; --/.*"}) == [], q.where
+
+
+@pytest.mark.parametrize("rule", gf.rules(), ids=lambda r: r["labels"]["rule"])
+def test_every_alert_query_runs_and_is_quiet_on_healthy_jobs(rule, run):
+    ids = run["ids"]
+    grafana = run["grafana"]
+    columns, rows = grafana.query(rule["data"][0]["model"]["rawSql"].replace("$$", "$"))
+    instances = evaluate(rule, grafana.query)
+    assert not [i for i in instances if i.firing], instances
+    if rule["labels"]["rule"] == "pipeline_down":
+        assert len(rows) == 1 and rows[0] == (0,)
+        return
+    # one row per running job, labelled like the hub's webhook expects; terminal jobs never appear
+    assert columns[:3] == list((semconv.ALERT_LABEL_JOB_ID, semconv.ALERT_LABEL_JOB_TYPE, semconv.ALERT_LABEL_MACHINE))
+    [instance] = instances
+    assert instance.labels["job_id"] == ids["running"]
+    assert instance.labels["job_type"] == "replication" and instance.labels["job_machine"] == "vm-gamma"
+    assert instance.labels["rule"] == rule["labels"]["rule"] and instance.value == 0
+    assert firing_jobs(instances) == set()
