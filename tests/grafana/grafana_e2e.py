@@ -19,7 +19,7 @@ import pymysql
 
 import grafana_files as gf
 from grafana_macros import mysql_session_setup
-from jobpulse.stack._hub import Hub
+from jobpulse.stack import Hub
 
 API_TOKEN = "grafana-e2e-token"
 WEBHOOK_AUTH = ("grafana", "grafana-e2e-hook")

@@ -155,12 +155,14 @@ def test_events_of_unknown_job_is_404(api):
 
 
 def test_thresholds_are_published_for_sql_alert_rules(client_factory, sqlite_url):
-    client_factory(sqlite_url, stalled_after=45, failed_after=240)
+    client_factory(sqlite_url, stalled_after=45, failed_after=240, stuck_after=600, freshness_seconds=20)
     engine = create_engine(sqlite_url)
     with engine.connect() as conn:
         values = dict(conn.execute(text("SELECT `key`, value FROM settings")).all())
     engine.dispose()
     assert values["stalled_after_seconds"] == "45" and values["failed_after_seconds"] == "240"
+    # The alert rules read these two as well, so they follow the hub's configuration.
+    assert values["stuck_after_seconds"] == "600" and float(values["pipeline_fresh_seconds"]) == 20
 
 
 def test_list_cache_never_hides_this_process_writes(client_factory, sqlite_url):

@@ -61,7 +61,7 @@ class Progress(threading.Thread):
         if self._tty:
             width = shutil.get_terminal_size((80, 20)).columns
             text = status_line(snap)
-            bar_w = max(10, width - len(text) - 4)
+            bar_w = max(10, width - len(text) - 5)
             filled = int(bar_w * snap.percent / 100)
             self._stream.write(f"\r[{'#' * filled}{'.' * (bar_w - filled)}] {text}"[: width - 1])
         else:

@@ -18,7 +18,9 @@ from jobpulse.hub.core.db import write_guard
 from jobpulse.hub.models import (
     SETTING_FAILED_AFTER,
     SETTING_PIPELINE_ALERT,
+    SETTING_PIPELINE_FRESH,
     SETTING_STALLED_AFTER,
+    SETTING_STUCK_AFTER,
     SETTING_UNKNOWN_JOBS,
     disks_table,
     jobs_table,
@@ -171,6 +173,8 @@ def write_thresholds(engine: Engine, settings: Settings) -> None:
         _writer.write_settings(conn, {
             SETTING_STALLED_AFTER: str(settings.stalled_after),
             SETTING_FAILED_AFTER: str(settings.failed_after),
+            SETTING_STUCK_AFTER: str(settings.stuck_after),
+            SETTING_PIPELINE_FRESH: str(settings.freshness_seconds),
         })
 
 

@@ -33,6 +33,8 @@ TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 PIPELINE_ROW_ID = 1
 SETTING_STALLED_AFTER = "stalled_after_seconds"
 SETTING_FAILED_AFTER = "failed_after_seconds"
+SETTING_STUCK_AFTER = "stuck_after_seconds"
+SETTING_PIPELINE_FRESH = "pipeline_fresh_seconds"
 SETTING_UNKNOWN_JOBS = "unknown_jobs_ignored"
 SETTING_PIPELINE_ALERT = "pipeline_alert_firing_since"
 

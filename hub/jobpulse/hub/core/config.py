@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(default=2.0, gt=0)
     stalled_after: int = Field(default=60, gt=0)
     failed_after: int = Field(default=300, gt=0)
+    # A job alive but moving no byte in the transferring phase this long is "stuck" (alert job_stuck).
+    stuck_after: int = Field(default=900, gt=0)
     auto_register: bool = True
 
     # --- tuning (optional) ---------------------------------------------------
