@@ -6,10 +6,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from ._errors import MissingProgramError, StartError
-from ._net import http_status, wait_until
+from ._errors import MissingProgramError
+from ._net import http_status
 from ._paths import repo_root
-from ._process import kill_pid, read_pid, spawn, stop_pid
+from ._process import ServerProcess
 
 
 def collector_binary(build: bool = True) -> Path:
@@ -25,12 +25,12 @@ def collector_binary(build: bool = True) -> Path:
     return binary
 
 
-class Collector:
+class Collector(ServerProcess):
     """One collector process: OTLP in on two ports, InfluxDB 1.x out, its queue under ``home``."""
 
     def __init__(self, home: Path, grpc_port: int, http_port: int, health_port: int, metrics_port: int,
                  influx_url: str, influx_db: str, config: Path | None = None) -> None:
-        self.home = home.resolve()
+        super().__init__(home, "otelcol")
         self.grpc_port = grpc_port
         self.http_port = http_port
         self.health_port = health_port
@@ -41,12 +41,6 @@ class Collector:
         self.otlp_http = f"http://127.0.0.1:{http_port}"
         self.otlp_grpc = f"http://127.0.0.1:{grpc_port}"
         self.health_url = f"http://127.0.0.1:{health_port}/"
-        self._pid_file = self.home / "otelcol.pid"
-        self.log_file = self.home / "otelcol.log"
-
-    @property
-    def running(self) -> bool:
-        return read_pid(self._pid_file) is not None
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -66,20 +60,9 @@ class Collector:
             return
         binary = collector_binary(build=build)
         (self.home / "queue").mkdir(parents=True, exist_ok=True)
-        spawn([str(binary), "--config", str(self.config)], self.log_file, self._pid_file, env=self.environment())
-        if not wait_until(lambda: http_status(self.health_url) == 200 or not self.running, timeout) \
-                or not self.running:
-            raise StartError(f"the collector did not become healthy on port {self.health_port}: see {self.log_file}")
-
-    def stop(self) -> None:
-        stop_pid(self._pid_file)
-
-    def kill(self) -> None:
-        kill_pid(self._pid_file)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+        self._launch([str(binary), "--config", str(self.config)], lambda: http_status(self.health_url) == 200,
+                     timeout, f"the collector did not become healthy on port {self.health_port}",
+                     env=self.environment())
 
     def validate(self, config: Path) -> subprocess.CompletedProcess:
         """The built binary's own `validate` of a config file, with this collector's environment."""

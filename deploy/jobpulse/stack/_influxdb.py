@@ -9,9 +9,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ._errors import MissingProgramError, QueryError, StartError
-from ._net import http_status, wait_until
-from ._process import kill_pid, read_pid, spawn, stop_pid
+from ._errors import MissingProgramError, QueryError
+from ._net import http_status
+from ._process import ServerProcess
 
 _CONFIG = """\
 reporting-disabled = true
@@ -48,23 +48,17 @@ bind-address = "127.0.0.1:{rpc_port}"
 """
 
 
-class InfluxDB:
+class InfluxDB(ServerProcess):
     """One InfluxDB server whose data lives under ``home``."""
 
     def __init__(self, home: Path, http_port: int, rpc_port: int, database: str = "jobpulse",
                  retention: str = "30d") -> None:
-        self.home = home.resolve()
+        super().__init__(home, "influxd")
         self.http_port = http_port
         self.rpc_port = rpc_port
         self.database = database
         self.retention = retention
         self.url = f"http://127.0.0.1:{http_port}"
-        self._pid_file = self.home / "influxd.pid"
-        self.log_file = self.home / "influxd.log"
-
-    @property
-    def running(self) -> bool:
-        return read_pid(self._pid_file) is not None
 
     def start(self, timeout: float = 60.0) -> None:
         if self.running:
@@ -75,21 +69,9 @@ class InfluxDB:
         self.home.mkdir(parents=True, exist_ok=True)
         config = self.home / "influxdb.conf"
         config.write_text(_CONFIG.format(data=self.home, http_port=self.http_port, rpc_port=self.rpc_port))
-        spawn([program, "-config", str(config)], self.log_file, self._pid_file)
-        if not wait_until(lambda: http_status(f"{self.url}/ping") == 204 or not self.running, timeout) \
-                or not self.running:
-            raise StartError(f"InfluxDB did not start on port {self.http_port}: see {self.log_file}")
+        self._launch([program, "-config", str(config)], lambda: http_status(f"{self.url}/ping") == 204,
+                     timeout, f"InfluxDB did not start on port {self.http_port}")
         self.query(f'CREATE DATABASE "{self.database}" WITH DURATION {self.retention} NAME "autogen"', db=None)
-
-    def stop(self) -> None:
-        stop_pid(self._pid_file)
-
-    def kill(self) -> None:
-        kill_pid(self._pid_file)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     def query(self, q: str, db: str | None = "", epoch: str | None = None) -> dict:
         """Run InfluxQL through /query; raises QueryError on an HTTP or statement error."""

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 from ._errors import MissingProgramError, QueryError, StartError
-from ._net import port_open, wait_until
-from ._process import kill_pid, read_pid, spawn, stop_pid
+from ._net import port_open
+from ._process import ServerProcess, stop_pid
 
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
-class MariaDB:
+class MariaDB(ServerProcess):
     """One MariaDB server whose data lives under ``home``; reached over TCP on loopback.
 
     ``time_zone`` sets the server's session default: tests run it off UTC so that any SQL
@@ -23,7 +23,7 @@ class MariaDB:
     """
 
     def __init__(self, home: Path, port: int, user: str, password: str, time_zone: str | None = None) -> None:
-        self.home = home.resolve()
+        super().__init__(home, "mariadbd")
         self.host = "127.0.0.1"
         self.port = port
         self.user = user
@@ -31,12 +31,6 @@ class MariaDB:
         self.time_zone = time_zone
         self._data = self.home / "data"
         self._socket = self.home / "mysqld.sock"
-        self._pid_file = self.home / "mariadbd.pid"
-        self.log_file = self.home / "mariadbd.log"
-
-    @property
-    def running(self) -> bool:
-        return read_pid(self._pid_file) is not None
 
     def url(self, database: str) -> str:
         return f"mysql+pymysql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
@@ -66,10 +60,8 @@ class MariaDB:
         ]
         if self.time_zone:
             argv.append(f"--default-time-zone={self.time_zone}")
-        spawn(argv, self.home / "mariadbd.out", self._pid_file)
-        if not wait_until(lambda: (port_open(self.port) and self._socket.exists()) or not self.running, timeout) \
-                or not self.running:
-            raise StartError(f"MariaDB did not start on port {self.port}: see {self.log_file}")
+        self._launch(argv, lambda: port_open(self.port) and self._socket.exists(), timeout,
+                     f"MariaDB did not start on port {self.port}", output=self.home / "mariadbd.out")
         self._admin(
             f"CREATE USER IF NOT EXISTS '{self.user}'@'127.0.0.1' IDENTIFIED BY '{self._sql_literal(self.password)}';"
             f"ALTER USER '{self.user}'@'127.0.0.1' IDENTIFIED BY '{self._sql_literal(self.password)}';"
@@ -77,14 +69,8 @@ class MariaDB:
         )
 
     def stop(self) -> None:
+        # InnoDB's clean shutdown flushes its buffer pool: give it longer than the default.
         stop_pid(self._pid_file, timeout=60.0)
-
-    def kill(self) -> None:
-        kill_pid(self._pid_file)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     def create_database(self, name: str) -> str:
         if not _NAME.match(name):

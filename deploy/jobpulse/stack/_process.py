@@ -79,3 +79,41 @@ def kill_pid(pid_file: Path) -> None:
         while pid_alive(pid):
             time.sleep(0.05)
     pid_file.unlink(missing_ok=True)
+
+
+class ServerProcess:
+    """A server run as our own process: started detached, known by its pid file, stopped by pid."""
+
+    def __init__(self, home: Path, program: str) -> None:
+        self.home = home.resolve()
+        self._pid_file = self.home / f"{program}.pid"
+        self.log_file = self.home / f"{program}.log"
+
+    @property
+    def running(self) -> bool:
+        return read_pid(self._pid_file) is not None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        stop_pid(self._pid_file)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, for outage tests."""
+        kill_pid(self._pid_file)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _launch(self, argv: list[str], ready, timeout: float, failure: str,
+                env: dict[str, str] | None = None, output: Path | None = None) -> None:
+        """Spawn argv, then wait until ``ready()`` holds; StartError naming the log if it never does."""
+        from ._errors import StartError
+        from ._net import wait_until
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        spawn(argv, output or self.log_file, self._pid_file, env=env)
+        if not wait_until(lambda: ready() or not self.running, timeout) or not self.running:
+            raise StartError(f"{failure}: see {self.log_file}")
