@@ -21,6 +21,9 @@ from jobpulse.stack._process import pid_alive
 
 # Subprocesses (jobpulse-agent, jobpulse-hub) come from this interpreter's venv.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+# Agents run by the tests keep their offline spool with this session's servers, so batches
+# spooled while a test's collector was down are never replayed into a later demo or session.
+os.environ["JOBPULSE_SPOOL_DIR"] = str(run_dir() / f"test-{os.getpid()}" / "agent-spool")
 
 
 def _reap_abandoned_stacks() -> None:

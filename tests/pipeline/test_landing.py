@@ -133,7 +133,7 @@ def test_phase_change_is_queryable_within_3s_and_progress_every_5s(agent_env, in
     times = [t / 1000 for t, _ in body["results"][0]["series"][0]["values"]]
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert times[-1] - times[0] > 12, "the copy should have run for a while"
-    assert max(gaps) <= 5.5, f"progress points must arrive at least every 5 s; largest gap {max(gaps):.2f} s"
+    assert max(gaps) <= 5.0, f"progress points must arrive at least every 5 s; largest gap {max(gaps):.2f} s"
 
 
 def test_docs_metrics_names_every_metric_and_tag(repo_root):
