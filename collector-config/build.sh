@@ -13,7 +13,7 @@ ocb_version="$(sed -n 's|^  - gomod: go.opentelemetry.io/collector/receiver/otlp
 say() { printf 'collector: %s\n' "$*" >&2; }
 
 if ! command -v go >/dev/null 2>&1; then
-  say "Go is not installed; install Go 1.25 or newer (the collector builder needs it) and run again."
+  say "Go is not installed; install Go 1.21 or newer (the collector builder needs it) and run again."
   exit 1
 fi
 

@@ -31,8 +31,11 @@ else
   say "Debian packages present (influxdb, mariadb-server, python3-venv)"
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  say "Go is missing: the collector is built from Go modules and needs Go 1.25 or newer on PATH"
+# Go 1.21+ fetches the newer toolchain the collector's modules ask for (go 1.26) from the module
+# proxy by itself (GOTOOLCHAIN=auto); Debian bookworm's golang-go (1.19) is too old for that.
+go_minor="$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+if [[ -z "$go_minor" || "$go_minor" -lt 21 ]]; then
+  say "Go 1.21 or newer is needed on PATH to build the collector (found: $(go env GOVERSION 2>/dev/null || echo none))"
   exit 1
 fi
 
