@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -19,16 +18,10 @@ import pymysql
 
 import grafana_files as gf
 from grafana_macros import mysql_session_setup
-from jobpulse.stack import Hub
+from jobpulse.stack import Hub, free_port
 
 API_TOKEN = "grafana-e2e-token"
 WEBHOOK_AUTH = ("grafana", "grafana-e2e-hook")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.5):

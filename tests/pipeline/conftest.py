@@ -24,22 +24,20 @@ class Disks:
         return tuple(p.stat().st_size for p in self.paths)
 
 
-@pytest.fixture
-def disks(tmp_path) -> Disks:
+def make_disks(folder: Path) -> Disks:
     """Three source "disks" of odd sizes, so totals must be right to the byte."""
     sizes = (3 * 2**20 + 1, 5 * 2**20 + 4093, 2 * 2**20 + 777)
     paths = []
     for index, size in enumerate(sizes):
-        path = tmp_path / f"disk{index}.img"
-        block = os.urandom(65536)
-        with open(path, "wb") as handle:
-            remaining = size
-            while remaining:
-                chunk = block[: min(remaining, len(block))]
-                handle.write(chunk)
-                remaining -= len(chunk)
+        path = folder / f"disk{index}.img"
+        path.write_bytes(os.urandom(size))
         paths.append(path)
     return Disks(tuple(paths))
+
+
+@pytest.fixture
+def disks(tmp_path) -> Disks:
+    return make_disks(tmp_path)
 
 
 def new_job_id(prefix: str = "e2e") -> str:

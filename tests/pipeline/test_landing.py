@@ -10,7 +10,7 @@ import pytest
 
 from jobpulse.agent import semconv
 
-from .conftest import finish, last_values, new_job_id, start_copy, wait_final_totals, wait_for
+from .conftest import finish, last_values, make_disks, new_job_id, start_copy, wait_final_totals
 
 pytestmark = pytest.mark.e2e
 
@@ -32,15 +32,8 @@ def _field_keys(influxdb, measurement: str) -> set[str]:
 def landed_job(collector, influxdb, tmp_path_factory):
     """One multi-disk copy, completed, its final values landed."""
     import os
-    from .conftest import Disks
     tmp = tmp_path_factory.mktemp("landing")
-    sizes = (3 * 2**20 + 1, 5 * 2**20 + 4093, 2 * 2**20 + 777)
-    paths = []
-    for index, size in enumerate(sizes):
-        path = tmp / f"disk{index}.img"
-        path.write_bytes(os.urandom(size))
-        paths.append(path)
-    disks = Disks(tuple(paths))
+    disks = make_disks(tmp)
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=collector.otlp_http,
                OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
     job_id = new_job_id("landing")
