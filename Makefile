@@ -19,7 +19,7 @@ test: setup
 	@$(PYTEST) -q
 
 test-fast: setup
-	@$(PYTEST) -q -m "not e2e"
+	@$(PYTEST) -q -m "not e2e and not packaging"
 
 stack-up: setup
 	@$(PY) -m jobpulse.stack.cli up
@@ -31,10 +31,10 @@ stack-status:
 	@$(PY) -m jobpulse.stack.cli status
 
 bench-agent: setup
-	@$(PY) bench/bench_agent.py
+	@$(PY) -m bench.bench_agent
 
 bench-hub: setup
-	@$(PY) bench/bench_hub.py
+	@$(PY) -m bench.bench_hub
 
 clean: stack-down
 	rm -rf .run collector-config/build

@@ -2,9 +2,9 @@
 in the same run, and the job-list endpoint's throughput beside /healthz's.
 
 Private InfluxDB + MariaDB servers are started for the run (jobpulse.stack) and removed
-afterwards. Points are written in the collector's real layout (measurement = metric
-name, resource/scope/job tags, field counter/gauge). For N = 1 000 and 10 000 jobs with
-4 disks each:
+afterwards. Points are written in the collector's real layout (tests.support.line_protocol:
+measurement = metric name, resource/scope/job tags, field counter/gauge). For N = 1 000
+and 10 000 jobs with 4 disks each:
 
   naive       one InfluxQL last() over every series of every metric (all history),
               then one UPDATE per job row and per disk row
@@ -16,6 +16,8 @@ name, resource/scope/job tags, field counter/gauge). For N = 1 000 and 10 000 jo
 Then the hub as a subprocess (uvicorn) with 10 000 jobs stored: 50 concurrent clients
 on GET /healthz and on GET /api/v1/jobs (default page of 100), with the list's default
 1 s micro-cache and with it off (JOBPULSE_LIST_CACHE_SECONDS=0).
+
+Run from the repo root as a module: python -m bench.bench_hub [--sizes ...].
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import text
 
-from jobpulse.agent import semconv as sc
 from jobpulse.hub import Settings
 from jobpulse.hub.core.db import make_engine
 from jobpulse.hub.migrations import upgrade
 from jobpulse.hub.models import disks_table, jobs_table
-from jobpulse.hub.reconciler import Reconciler, make_influx
-from jobpulse.hub.reconciler._query import naive_query, parse_cycle_result
+from jobpulse.hub.influx import InfluxClient, naive_query, parse_cycle_result
+from jobpulse.hub.reconciler import Reconciler
 from jobpulse.stack import Hub, Ports, Stack, free_port
+from tests.support.line_protocol import DiskPoint, JobPoint
 
 DISKS = 4
 DISK_SIZE = 10 * 2**30
@@ -50,43 +52,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _ns(t: datetime) -> int:
-    return (t - datetime(1970, 1, 1)) // timedelta(microseconds=1) * 1000
-
-
-def job_lines(job_id: str, t: datetime, step: int) -> list[str]:
-    """One export of one job at ``t``: every job and disk metric, as the collector writes it."""
-    ns = _ns(t)
-    start_ns = ns - 3_600_000_000_000
-    common = (f"job.id={job_id},job.machine=vm-{job_id[-3:]},job.type=backup,"
-              f"otel.library.name={sc.SCOPE_NAME},otel.library.version=0.1.0,service.name=jobpulse-agent,"
-              "telemetry.sdk.language=python,telemetry.sdk.name=opentelemetry,telemetry.sdk.version=1.27.0")
+def job_point(job_id: str, t: datetime, step: int) -> JobPoint:
+    """One export of one job at ``t``, ``step`` quarter-GiB into each of its disks."""
     per_disk = min(DISK_SIZE, step * 2**28)
     done = per_disk * DISKS
     total = DISK_SIZE * DISKS
-    values = {
-        sc.JOB_TRANSFERRED: done, sc.JOB_TOTAL: total, sc.JOB_PROGRESS: done * 100.0 / total,
-        sc.JOB_SPEED: 1e8 + step, sc.JOB_ETA: (total - done) / 1e8, sc.JOB_PHASE: int(sc.Phase.TRANSFERRING),
-        sc.JOB_STATUS: int(sc.Status.RUNNING), sc.JOB_LAST_PROGRESS: ns / 1e9, sc.JOB_DURATION: 3600.0,
-        sc.JOB_AVERAGE_SPEED: done / 3600.0,
-    }
-    out = []
-    for spec, v in values.items():
-        extra = f",start_time_unix_nano={start_ns}i" if spec.field == sc.FIELD_COUNTER else ""
-        out.append(f"{spec.name},{common} {spec.field}={float(v)!r}{extra} {ns}")
-    for d in range(DISKS):
-        tags = f"disk.index={d},{common}"
-        out.append(f"{sc.DISK_TRANSFERRED.name},{tags} counter={float(per_disk)!r},start_time_unix_nano={start_ns}i {ns}")
-        out.append(f"{sc.DISK_TOTAL.name},{tags} gauge={float(DISK_SIZE)!r} {ns}")
-        out.append(f"{sc.DISK_STATUS.name},{tags} gauge={float(int(sc.DiskStatus.TRANSFERRING))!r} {ns}")
-    return out
+    return JobPoint(job_id, t, transferred=done, total=total, speed=1e8 + step, eta=(total - done) / 1e8,
+                    duration=3600.0, machine=f"vm-{job_id[-3:]}",
+                    disks=[DiskPoint(per_disk, DISK_SIZE) for _ in range(DISKS)])
 
 
 def write_round(http: httpx.Client, db: str, ids: list[str], t: datetime, step: int) -> int:
     buf: list[str] = []
     n = 0
     for job_id in ids:
-        buf.extend(job_lines(job_id, t, step))
+        buf.extend(job_point(job_id, t, step).lines())
         if len(buf) >= BATCH:
             _post(http, db, buf)
             n += len(buf)
@@ -121,7 +101,7 @@ def fill_mysql(url: str, ids: list[str], created: datetime) -> None:
 
 def naive_cycle(settings: Settings, url: str) -> tuple[float, float, int]:
     """The baseline: all-history last() of every series, then one UPDATE per row."""
-    influx = make_influx(settings)
+    influx = InfluxClient.from_settings(settings)
     t0 = time.perf_counter()
     observations = parse_cycle_result(influx.query(naive_query()))
     t1 = time.perf_counter()

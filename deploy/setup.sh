@@ -45,7 +45,7 @@ if [[ ! -x .venv/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   say "installing the Python package and its dependencies into .venv"
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[test]'
+  .venv/bin/pip install -q -e '.[hub,grafana,stack,test]'
   echo "$want" > "$stamp"
 else
   say "Python environment up to date (.venv)"

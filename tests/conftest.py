@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from jobpulse.stack import Ports, Stack, repo_root as _repo_root, run_dir
-from jobpulse.stack._process import pid_alive
+from jobpulse.stack import Ports, Stack, pid_alive, run_dir
+from jobpulse.stack import repo_root as _repo_root
 
 # Subprocesses (jobpulse-agent, jobpulse-hub) come from this interpreter's venv.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"

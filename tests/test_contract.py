@@ -1,10 +1,12 @@
-"""Metric names are defined once (jobpulse.agent.semconv) and imported everywhere else."""
+"""Metric names are defined once (jobpulse.semconv) and imported everywhere else."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
 
 NAME = re.compile(r"""["']jobpulse\.(job|disk)\.[a-z_.]+["']""")
 
@@ -13,12 +15,12 @@ def test_python_code_never_retypes_a_metric_name(repo_root):
     offenders = []
     for folder in ("agent", "hub", "deploy", "bench"):
         for path in (repo_root / folder).rglob("*.py"):
-            if path.name == "semconv.py":
+            if "semconv" in path.relative_to(repo_root).parts:
                 continue
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 if NAME.search(line):
                     offenders.append(f"{path.relative_to(repo_root)}:{number}: {line.strip()}")
-    assert not offenders, "import metric names from jobpulse.agent.semconv:\n" + "\n".join(offenders)
+    assert not offenders, "import metric names from jobpulse.semconv:\n" + "\n".join(offenders)
 
 
 def test_metric_names_follow_otel_conventions():
@@ -32,3 +34,42 @@ def test_metric_names_follow_otel_conventions():
 def test_no_namespace_init_shadows_the_jobpulse_namespace(repo_root):
     for folder in ("agent", "hub", "deploy"):
         assert not (repo_root / folder / "jobpulse" / "__init__.py").exists()
+
+
+def test_semconv_is_a_stdlib_leaf():
+    probe = (
+        "import sys, jobpulse.semconv;"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('opentelemetry', 'pydantic', 'jobpulse'))}),"
+        " sorted(m for m in sys.modules if m.startswith('jobpulse.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split("] ")[0] + "]" == "['jobpulse']", out
+    assert "jobpulse.agent" not in out and "jobpulse.hub" not in out, out
+
+
+def test_semconv_public_names_are_pinned():
+    assert semconv.__all__ == sorted(semconv.__all__)
+    assert semconv.__all__ == [
+        "ALERT_LABEL_JOB_ID", "ALERT_LABEL_JOB_TYPE", "ALERT_LABEL_MACHINE", "ALERT_LABEL_RULE", "ALL_METRICS",
+        "ATTR_DISK_INDEX", "ATTR_ERROR_MESSAGE", "ATTR_JOB_ID", "ATTR_JOB_TYPE", "ATTR_MACHINE", "DISK_ATTRIBUTES",
+        "DISK_METRICS", "DISK_STATUS", "DISK_TOTAL", "DISK_TRANSFERRED", "DiskStatus", "ENV_JOB_ID",
+        "ERROR_MESSAGE_MAX", "FIELD_COUNTER", "FIELD_GAUGE", "JOB_ATTRIBUTES", "JOB_AVERAGE_SPEED", "JOB_DURATION",
+        "JOB_ERROR", "JOB_ETA", "JOB_LAST_PROGRESS", "JOB_METRICS", "JOB_PHASE", "JOB_PROGRESS", "JOB_SPEED",
+        "JOB_STATUS", "JOB_TOTAL", "JOB_TRANSFERRED", "JobType", "METRICS_BY_NAME", "MetricSpec",
+        "OBSERVABLE_COUNTER", "OBSERVABLE_GAUGE", "Phase", "RULE_JOB_FAILED", "RULE_JOB_STALLED",
+        "RULE_JOB_STUCK", "RULE_PIPELINE_DOWN", "SCOPE_NAME", "Status", "TAG_SCOPE_NAME", "TAG_SCOPE_VERSION",
+        "TERMINAL_STATUSES", "series_per_job",
+    ]
+    for name in semconv.__all__:
+        assert getattr(semconv, name) is not None
+
+
+def test_project_dependencies_are_the_agents_only(repo_root):
+    import tomllib
+
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    assert names == {"opentelemetry-api", "opentelemetry-sdk", "opentelemetry-exporter-otlp"}
+    assert {"hub", "grafana", "test"} <= set(project["optional-dependencies"])
+    everything = " ".join(d for ds in project["optional-dependencies"].values() for d in ds)
+    assert "influxdb-client" not in everything  # declared where the InfluxDB 2 API is used, not before

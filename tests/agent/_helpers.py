@@ -1,11 +1,31 @@
-"""Shared test helpers for the agent tests (imported by path-relative import)."""
+"""Agent-only test doubles: a hand-moved clock and an in-process exporter that records every batch."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
+
+from tests.support.disks import make_disk
+
+AGENT = [sys.executable, "-m", "jobpulse.agent.cli", "copy"]
+MiB = 1024 * 1024
+
+
+def start_throttled_copy(folder: Path, name: str = "disk0.img") -> tuple[Path, subprocess.Popen]:
+    """An 8 MiB copy at 4 MiB/s without telemetry, so a test can change its source mid-copy."""
+    src = make_disk(folder / name, 8 * MiB)
+    dest = folder / "out"
+    dest.mkdir()
+    proc = subprocess.Popen(
+        AGENT + [str(src), "--dest", str(dest), "--no-telemetry", "--summary-json", "--max-rate", "4M"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    return src, proc
 
 
 class FakeClock:
@@ -57,12 +77,3 @@ def points(metrics_data) -> dict:
             for m in sm.metrics:
                 out.setdefault(m.name, []).extend((dict(p.attributes), p.value) for p in m.data.data_points)
     return out
-
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()

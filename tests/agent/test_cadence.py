@@ -5,10 +5,12 @@ import time
 
 import pytest
 
-from jobpulse.agent import DiskStatus, Phase, configure, semconv as sc
+from jobpulse.agent import DiskStatus, Phase, configure
+from jobpulse import semconv as sc
 from jobpulse.agent import _config
+from tests.support.wait import wait_for
 
-from ._helpers import RecordingExporter, wait_until
+from ._helpers import RecordingExporter
 
 
 @pytest.fixture
@@ -23,18 +25,18 @@ def tel_exp():
 def test_start_state_changes_and_deciles_export_at_once(tel_exp):
     tel, exp = tel_exp
     job = tel.start_job("backup", "vm", [1000], job_id="cad")
-    assert wait_until(lambda: exp.count() >= 1, 1.0), "start must export at once"
+    wait_for(lambda: exp.count() >= 1, 1.0, interval=0.01, what="start to export at once")
     n = exp.count()
     job.set_phase(Phase.TRANSFERRING)
-    assert wait_until(lambda: exp.count() > n, 1.0), "phase change must export at once"
+    wait_for(lambda: exp.count() > n, 1.0, interval=0.01, what="phase change to export at once")
     assert exp.last_points()[sc.JOB_PHASE.name][0][1] == Phase.TRANSFERRING
     n = exp.count()
     job.set_disk_status(0, DiskStatus.TRANSFERRING)
-    assert wait_until(lambda: exp.count() > n, 1.0), "disk status change must export at once"
+    wait_for(lambda: exp.count() > n, 1.0, interval=0.01, what="disk status change to export at once")
     for pct in (10, 20, 30):
         n = exp.count()
         job.advance(0, 100)
-        assert wait_until(lambda: exp.count() > n, 1.0), f"crossing {pct} % must export at once"
+        wait_for(lambda: exp.count() > n, 1.0, interval=0.01, what=f"crossing {pct} % to export at once")
         assert exp.last_points()[sc.JOB_PROGRESS.name][0][1] >= pct
     n = exp.count()
     job.advance(0, 10)  # 31 %: no boundary, no extra export before the periodic one

@@ -6,20 +6,20 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from jobpulse.agent import semconv as sc
+from jobpulse import semconv as sc
+from tests.support.disks import make_disk, make_disks
+from tests.support.otlp_sink import OtlpSink
 
-from ._otlp_sink import OtlpSink
+from ._helpers import AGENT, MiB, start_throttled_copy
 
-AGENT = [sys.executable, "-m", "jobpulse.agent.cli", "copy"]
-MiB = 1024 * 1024
 
 
 def run(args, env_extra=None, timeout=60, **kw):
-    env = {**os.environ, "JOBPULSE_SPOOL_DIR": kw.pop("spool", "/tmp/jobpulse-test-spool"), **(env_extra or {})}
+    """The agent with this session's environment (its spool is the session's JOBPULSE_SPOOL_DIR)."""
+    env = {**os.environ, **(env_extra or {})}
     return subprocess.run(AGENT + args, capture_output=True, text=True, timeout=timeout, env=env, **kw)
 
 
@@ -27,13 +27,8 @@ def summary(proc) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def make(path: Path, size: int) -> Path:
-    path.write_bytes(os.urandom(size))
-    return path
-
-
 def test_copies_sources_exactly(tmp_path):
-    srcs = [make(tmp_path / f"d{i}.img", (i + 1) * MiB + 123) for i in range(3)]
+    srcs = make_disks(tmp_path / "src", [(i + 1) * MiB + 123 for i in range(3)]).paths
     dest = tmp_path / "out"
     dest.mkdir()
     p = run([*map(str, srcs), "--dest", str(dest), "--no-telemetry", "--summary-json", "--chunk-size", "64K",
@@ -53,8 +48,8 @@ def test_demo_mode_creates_data_and_reports_over_otlp(tmp_path):
     try:
         p = run(["--dest", str(tmp_path), "--demo-disks", "2", "--demo-size", "2M", "--summary-json",
                  "--snapshot-seconds", "0.2", "--job-id", "demo-1"],
-                env_extra={"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
-                spool=str(tmp_path / "spool"))
+                env_extra={"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                           "JOBPULSE_SPOOL_DIR": str(tmp_path / "spool")})
         assert p.returncode == 0, p.stderr
         assert f"telemetry: OTLP http/protobuf -> {sink.url}/v1/metrics" in p.stderr
         assert sorted(x.name for x in (tmp_path / "copies").iterdir()) == ["disk0.img", "disk1.img"]
@@ -79,7 +74,7 @@ def test_demo_mode_creates_data_and_reports_over_otlp(tmp_path):
     ],
 )
 def test_bad_input_fails_with_one_clear_line(tmp_path, case, expected):
-    src = make(tmp_path / "a.img", 1000)
+    src = make_disk(tmp_path / "a.img", 1000)
     dest = tmp_path / "out"
     dest.mkdir()
     args = [str(src), "--dest", str(dest)]
@@ -104,13 +99,7 @@ def test_bad_input_fails_with_one_clear_line(tmp_path, case, expected):
 
 
 def test_source_shrinking_mid_copy_fails(tmp_path):
-    src = make(tmp_path / "big.img", 8 * MiB)
-    dest = tmp_path / "out"
-    dest.mkdir()
-    proc = subprocess.Popen(
-        AGENT + [str(src), "--dest", str(dest), "--no-telemetry", "--summary-json", "--max-rate", "4M"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    src, proc = start_throttled_copy(tmp_path, "big.img")
     time.sleep(0.8)
     os.truncate(src, 4096)
     out, err = proc.communicate(timeout=30)
@@ -128,7 +117,8 @@ def test_failure_with_dead_collector_exits_fast_and_reports_failed(tmp_path):
     s.close()
     start = time.monotonic()
     p = run([str(tmp_path / "nope.img"), "--dest", str(tmp_path), "--summary-json"],
-            env_extra={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}, spool=str(tmp_path / "spool"))
+            env_extra={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                       "JOBPULSE_SPOOL_DIR": str(tmp_path / "spool")})
     assert p.returncode == 1
     assert time.monotonic() - start < 5
     assert p.stderr.count("cannot reach the collector") == 1

@@ -1,15 +1,14 @@
 """`jobpulse-agent copy` when the storage itself misbehaves: a full disk, a source deleted mid-copy."""
 
 import json
-import os
 import subprocess
-import sys
 import time
 
 import pytest
 
-AGENT = [sys.executable, "-m", "jobpulse.agent.cli", "copy"]
-MiB = 1024 * 1024
+from tests.support.disks import make_disk
+
+from ._helpers import AGENT, MiB, start_throttled_copy
 
 
 @pytest.fixture
@@ -27,8 +26,7 @@ def small_filesystem(tmp_path):
 
 
 def test_disk_full_fails_with_one_clear_line(tmp_path, small_filesystem):
-    source = tmp_path / "disk0.img"
-    source.write_bytes(os.urandom(6 * MiB))
+    source = make_disk(tmp_path / "disk0.img", 6 * MiB)
     proc = subprocess.run(
         AGENT + [str(source), "--dest", str(small_filesystem), "--no-telemetry", "--summary-json"],
         capture_output=True, text=True, timeout=60,
@@ -44,14 +42,7 @@ def test_disk_full_fails_with_one_clear_line(tmp_path, small_filesystem):
 
 
 def test_source_deleted_mid_copy_fails_cleanly(tmp_path):
-    source = tmp_path / "disk0.img"
-    source.write_bytes(os.urandom(8 * MiB))
-    dest = tmp_path / "out"
-    dest.mkdir()
-    proc = subprocess.Popen(
-        AGENT + [str(source), "--dest", str(dest), "--no-telemetry", "--summary-json", "--max-rate", "4M"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    source, proc = start_throttled_copy(tmp_path)
     time.sleep(0.8)
     # Replace the file the way a rotated image would be: the old inode is gone from the path.
     source.unlink()

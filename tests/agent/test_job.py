@@ -5,7 +5,8 @@ import threading
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from jobpulse.agent import DiskStatus, Phase, Status, configure, semconv as sc
+from jobpulse.agent import DiskStatus, Phase, Status, configure
+from jobpulse import semconv as sc
 
 from ._helpers import FakeClock, points
 
@@ -35,8 +36,8 @@ def test_parallel_workers_lose_no_increment(setup):
     for t in threads:
         t.join()
     snap = job.snapshot()
-    assert snap.transferred == 8 * per_thread * 7
-    assert sum(d.transferred for d in snap.disks) == snap.transferred
+    assert snap.bytes_transferred == 8 * per_thread * 7
+    assert sum(d.bytes_transferred for d in snap.disks) == snap.bytes_transferred
     got = points(reader.get_metrics_data())
     job_bytes = got[sc.JOB_TRANSFERRED.name][0][1]
     disk_bytes = [v for _, v in got[sc.DISK_TRANSFERRED.name]]
@@ -51,7 +52,7 @@ def test_same_disk_hammered_by_eight_threads(setup):
         t.start()
     for t in threads:
         t.join()
-    assert job.snapshot().transferred == 8 * 25_000 * 3
+    assert job.snapshot().bytes_transferred == 8 * 25_000 * 3
 
 
 def test_disk_bytes_clamped_to_size_and_percent_within_bounds(setup):
@@ -60,24 +61,24 @@ def test_disk_bytes_clamped_to_size_and_percent_within_bounds(setup):
     job.advance(0, 500)
     job.advance(1, 20)
     snap = job.snapshot()
-    assert [d.transferred for d in snap.disks] == [100, 20]
-    assert snap.transferred == 120
-    assert 0 <= snap.percent <= 100
-    assert snap.percent == pytest.approx(80.0)
+    assert [d.bytes_transferred for d in snap.disks] == [100, 20]
+    assert snap.bytes_transferred == 120
+    assert 0 <= snap.progress_percent <= 100
+    assert snap.progress_percent == pytest.approx(80.0)
 
 
 def test_progress_never_goes_back_unless_total_revised(setup):
     tel, _, _ = setup
     job = tel.start_job("backup", "vm-c", [1000], job_id="back")
     job.advance(0, 600)
-    assert job.snapshot().transferred == 600
+    assert job.snapshot().bytes_transferred == 600
     job.advance(0, -400)  # a caller bug must not make progress go backwards
-    assert job.snapshot().transferred == 600
+    assert job.snapshot().bytes_transferred == 600
     job.revise_total(0, 300)  # the only way down
     snap = job.snapshot()
-    assert snap.total == 300 and snap.transferred == 300 and snap.percent == 100.0
+    assert snap.total_bytes == 300 and snap.bytes_transferred == 300 and snap.progress_percent == 100.0
     job.revise_total(0, 2000)
-    assert job.snapshot().total == 2000
+    assert job.snapshot().total_bytes == 2000
 
 
 def test_bad_disk_index_is_dropped_not_raised(setup, caplog):
@@ -86,7 +87,7 @@ def test_bad_disk_index_is_dropped_not_raised(setup, caplog):
     job.advance(5, 1)
     job.advance(-1, 1)
     job.advance(0, "x")
-    assert job.snapshot().transferred == 0
+    assert job.snapshot().bytes_transferred == 0
     assert "ignored advance" in caplog.text
 
 
@@ -144,7 +145,7 @@ def test_context_manager_fail_and_cancel(setup):
     with pytest.raises(RuntimeError):
         with tel.start_job("backup", "vm-g", [1], job_id="cm1") as job1:
             raise RuntimeError("boom")
-    assert job1.status is Status.FAILED and job1.snapshot().error == "RuntimeError: boom"
+    assert job1.status is Status.FAILED and job1.snapshot().error_message == "RuntimeError: boom"
     with pytest.raises(KeyboardInterrupt):
         with tel.start_job("backup", "vm-g", [1], job_id="cm2") as job2:
             raise KeyboardInterrupt

@@ -5,9 +5,9 @@ import socket
 import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
-from jobpulse.agent import DiskStatus, Phase, Spool, configure, semconv as sc
-
-from ._otlp_sink import OtlpSink
+from jobpulse.agent import DiskStatus, Phase, Spool, configure
+from jobpulse import semconv as sc
+from tests.support.otlp_sink import OtlpSink
 
 
 @pytest.fixture

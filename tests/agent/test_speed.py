@@ -69,12 +69,12 @@ def test_watcher_drives_job_speed_and_eta():
             job.advance(0, 2 * MB)  # 10 MB/s
             tel.watcher.tick()
         snap = job.snapshot()
-        assert snap.speed == pytest.approx(10 * MB)
-        assert snap.eta == pytest.approx(4.0)  # 40 MB left at 10 MB/s
+        assert snap.transfer_speed_bps == pytest.approx(10 * MB)
+        assert snap.eta_seconds == pytest.approx(4.0)  # 40 MB left at 10 MB/s
         job.set_phase(Phase.FINALIZING)
         clock.advance(30)
         tel.watcher.tick()
         quiet = job.snapshot()
-        assert quiet.speed == 0.0 and quiet.eta == pytest.approx(4.0)
+        assert quiet.transfer_speed_bps == 0.0 and quiet.eta_seconds == pytest.approx(4.0)
     finally:
         tel.shutdown()

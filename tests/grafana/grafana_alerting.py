@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
 
 
 @dataclass(frozen=True)

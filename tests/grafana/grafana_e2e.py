@@ -7,32 +7,20 @@ import json
 import os
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlparse
 
 import httpx
 import pymysql
 
-import grafana_files as gf
-from grafana_macros import mysql_session_setup
 from jobpulse.stack import Hub, free_port
+
+from . import grafana_files as gf
+from .grafana_macros import mysql_session_setup
 
 API_TOKEN = "grafana-e2e-token"
 WEBHOOK_AUTH = ("grafana", "grafana-e2e-hook")
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 class GrafanaMySQL:

@@ -15,9 +15,10 @@ import shutil
 import pytest
 import yaml
 
-import grafana_files as gf
-from grafana_standin import GrafanaStandIn
-from jobpulse.grafana.cli import run
+from jobpulse.grafana.cli import main
+
+from . import grafana_files as gf
+from .grafana_standin import GrafanaStandIn
 
 ENV = {
     "JOBPULSE_INFLUX_URL": "http://influx.internal:8086", "JOBPULSE_INFLUX_DB": "jobpulse",
@@ -46,7 +47,7 @@ def files(tmp_path):
 
 def apply(grafana, files, *extra, env=None):
     out = io.StringIO()
-    code = run(["apply", "--url", grafana.url, "--dashboards", str(files / "dashboards"),
+    code = main(["apply", "--url", grafana.url, "--dashboards", str(files / "dashboards"),
                 "--alerts", str(files / "alerts"), *extra], environ=env or ENV, out=out)
     return code, out.getvalue()
 
@@ -212,7 +213,7 @@ def test_unreachable_grafana(files, capsys):
     with GrafanaStandIn() as standin:
         url = standin.url  # closed when the block ends: nothing listens there any more
     out = io.StringIO()
-    code = run(["apply", "--url", url, "--timeout", "2", "--dashboards", str(files / "dashboards"),
+    code = main(["apply", "--url", url, "--timeout", "2", "--dashboards", str(files / "dashboards"),
                 "--alerts", str(files / "alerts")], environ=ENV, out=out)
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "reach Grafana" in err
@@ -220,9 +221,9 @@ def test_unreachable_grafana(files, capsys):
 
 def test_usage_errors(files, capsys):
     env = {k: v for k, v in ENV.items() if k != "GRAFANA_TOKEN"}
-    assert run(["apply", "--url", "http://127.0.0.1:1"], environ=env, out=io.StringIO()) == 2
+    assert main(["apply", "--url", "http://127.0.0.1:1"], environ=env, out=io.StringIO()) == 2
     assert "GRAFANA_TOKEN" in capsys.readouterr().err
-    assert run(["apply"], environ=ENV, out=io.StringIO()) == 2
+    assert main(["apply"], environ=ENV, out=io.StringIO()) == 2
     assert "GRAFANA_URL" in capsys.readouterr().err
 
 

@@ -15,11 +15,13 @@ import uuid
 
 import pytest
 
-import grafana_files as gf
-from grafana_alerting import evaluate, firing_jobs
-from grafana_e2e import Agent, GrafanaMySQL, register, start_hub, unique, wait_for
-from grafana_macros import TimeRange, expand_influxql, expand_mysql
-from jobpulse.agent import semconv
+from jobpulse import semconv
+from tests.support.wait import wait_for
+
+from . import grafana_files as gf
+from .grafana_alerting import evaluate, firing_jobs
+from .grafana_e2e import Agent, GrafanaMySQL, register, start_hub, unique
+from .grafana_macros import TimeRange, expand_influxql, expand_mysql
 
 pytestmark = pytest.mark.e2e
 
@@ -62,9 +64,9 @@ def run(mariadb, influxdb, collector, tmp_path_factory):
                     and live and live["status"] == "running" and live["current_phase"] == "transferring"
                     and live["bytes_transferred"] > 0 and live["eta_seconds"] is not None)
 
-        wait_for(settled, 90, "the hub to show the three jobs")
+        wait_for(settled, 90, what="the hub to show the three jobs")
         # a few 5 s export intervals of transfer, so that the time series have several points
-        wait_for(lambda: grafana.job(ids["running"])["progress_percent"] >= 20, 120, "20 % of the running job")
+        wait_for(lambda: grafana.job(ids["running"])["progress_percent"] >= 20, 120, what="20 % of the running job")
         yield {"ids": ids, "grafana": grafana, "influxdb": influxdb, "hub": hub, "summary": summary}
     finally:
         running.stop()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-import grafana_files as gf
-from grafana_alerting import evaluate, firing_jobs
-from grafana_e2e import GrafanaMySQL, database_of
 from jobpulse.hub.migrations import upgrade
+
+from . import grafana_files as gf
+from .grafana_alerting import evaluate, firing_jobs
+from .grafana_e2e import GrafanaMySQL, database_of
 
 pytestmark = pytest.mark.e2e
 

@@ -21,10 +21,11 @@ from datetime import timezone
 
 import pytest
 
-import grafana_files as gf
-from grafana_alerting import evaluate, firing_jobs
-from grafana_e2e import (Agent, GrafanaMySQL, alert_payload, post_grafana_webhook, register, start_hub,
-                         unique, wait_for)
+from tests.support.wait import wait_for
+
+from . import grafana_files as gf
+from .grafana_alerting import evaluate, firing_jobs
+from .grafana_e2e import Agent, GrafanaMySQL, alert_payload, post_grafana_webhook, register, start_hub, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -99,12 +100,12 @@ def test_killed_agent_goes_stalled_then_failed(setup):
 
     # within its first export interval a job yields nothing; then one quiet row
     first = wait_for(lambda: (j := grafana.job(dead_id)) and j["last_telemetry_at"] and j, 30,
-                     "the first telemetry of the job")
+                     what="the first telemetry of the job")
     if time.time() - first["started_at"].replace(tzinfo=timezone.utc).timestamp() < 8:  # naive UTC
         assert dead_id not in {r["job_id"] for r in rule_rows(grafana, "job_stalled")}
     wait_for(lambda: [r for r in rule_rows(grafana, "job_stalled") if r["job_id"] == dead_id], 30,
-             "the job to be monitored by job_stalled")
-    wait_for(lambda: grafana.job(done_id)["status"] == "completed", 30, "the completed job")
+             what="the job to be monitored by job_stalled")
+    wait_for(lambda: grafana.job(done_id)["status"] == "completed", 30, what="the completed job")
     assert grafana.job(dead_id)["status"] == "running"
 
     dead.kill()
@@ -130,7 +131,7 @@ def test_killed_agent_goes_stalled_then_failed(setup):
             # Grafana's webhook tells the hub; the job is then 'stalled' and must stay watched
             result = post_grafana_webhook(hub, [alert_payload(inst)])
             assert result["applied"] == 1, result
-            wait_for(lambda: grafana.job(dead_id)["status"] == "stalled", 10, "the hub to mark it stalled")
+            wait_for(lambda: grafana.job(dead_id)["status"] == "stalled", 10, what="the hub to mark it stalled")
         if dead_id in firing["job_failed"]:
             [inst] = [i for i in got["job_failed"] if i.firing]
             assert inst.value >= FAILED_AFTER and inst.labels["severity"] == "critical"
@@ -141,7 +142,7 @@ def test_killed_agent_goes_stalled_then_failed(setup):
     assert stalled_seen is not None, "job_failed fired without job_stalled before it"
     assert stalled_seen >= STALLED_AFTER - EXPORT_INTERVAL - 1  # silence is counted from the last point
 
-    job = wait_for(lambda: (j := grafana.job(dead_id))["status"] == "failed" and j, 10, "the hub to fail it")
+    job = wait_for(lambda: (j := grafana.job(dead_id))["status"] == "failed" and j, 10, what="the hub to fail it")
     assert job["error_message"] and "no telemetry" in job["error_message"]
     # terminal: no rule yields the job any more
     for name in JOB_RULES:
@@ -157,7 +158,7 @@ def test_pipeline_down_pages_once_and_fails_no_job(setup):
     setup["agent"](setup["tmp"] / "live", live_id, "replication", "vm-live",
                    "--demo-disks", "1", "--demo-size", "64M", "--max-rate", "256K")
     wait_for(lambda: [r for r in rule_rows(grafana, "job_stalled") if r["job_id"] == live_id], 40,
-             "the live job to be monitored")
+             what="the live job to be monitored")
     assert [i.firing for i in instances(grafana, "pipeline_down")] == [False]
 
     hub.kill()  # SIGKILL: the reconciler stops mid-flight; the agent keeps sending into InfluxDB
@@ -187,9 +188,9 @@ def test_pipeline_down_pages_once_and_fails_no_job(setup):
     assert grafana.job(live_id)["status"] == "running"
 
     setup["hub"]()  # the reconciler is back: fresh again, the job is running and watched again
-    wait_for(lambda: not pipeline_firing(), 30, "pipeline_down to resolve")
+    wait_for(lambda: not pipeline_firing(), 30, what="pipeline_down to resolve")
     row = wait_for(lambda: [r for r in rule_rows(grafana, "job_stalled") if r["job_id"] == live_id], 30,
-                   "the live job to be monitored again")
+                   what="the live job to be monitored again")
     assert row[0]["silent_seconds"] == 0
     assert grafana.job(live_id)["status"] == "running"
     for name in JOB_RULES:

@@ -3,7 +3,7 @@
 Formats: dashboard JSON model (schemaVersion of Grafana 11, panels with gridPos/targets/fieldConfig),
 datasource and dashboard-provider provisioning (apiVersion 1), alerting file provisioning (groups of
 rules with uid/title/condition/data/noDataState/execErrState/for; contactPoints; policies). Contracts:
-every metric, field and tag an InfluxQL query uses exists in jobpulse.agent.semconv; every status/phase
+every metric, field and tag an InfluxQL query uses exists in jobpulse.semconv; every status/phase
 name the SQL or a value mapping uses is semconv's; the labels the hub's webhook reads are there.
 """
 
@@ -14,11 +14,11 @@ import re
 
 import pytest
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
 from jobpulse.grafana import expand, expand_tree
 
-import grafana_files as gf
-from grafana_macros import INFLUX_BUILTINS, MYSQL_BUILTINS, referenced_variables
+from . import grafana_files as gf
+from .grafana_macros import INFLUX_BUILTINS, MYSQL_BUILTINS, referenced_variables
 
 UID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
 PANEL_TYPES = {"stat", "table", "timeseries", "barchart", "bargauge", "state-timeline", "gauge", "text"}
@@ -449,7 +449,7 @@ def test_policy_routes_by_severity_and_feeds_the_hub():
 # -------------------------------------------------------------------------------- the test helper itself
 def test_macro_expansion_matches_grafanas():
     """grafana_macros is what the e2e tests trust: pin its output against Grafana's documented forms."""
-    from grafana_macros import TimeRange, expand_influxql, expand_mysql
+    from .grafana_macros import TimeRange, expand_influxql, expand_mysql
 
     tr = TimeRange(relative="1h", interval="10s", now=1_700_003_600)
     assert expand_influxql('SELECT last("gauge") FROM "m" WHERE "job.id" =~ /^${job_id:regex}$/ AND '

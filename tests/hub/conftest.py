@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from jobpulse.hub import create_app
 from jobpulse.hub.migrations import upgrade
 
-from ._helpers import JobPoint, make_settings
+from tests.support.line_protocol import JobPoint
+
+from ._helpers import make_settings
 
 
 @pytest.fixture
@@ -37,6 +39,13 @@ def influx_db(influxdb):
         influxdb.query(f'DROP DATABASE "{name}"', db=None)
 
 
+@pytest.fixture(params=["sqlite", "mysql"])
+def db_url(request) -> str:
+    """A migrated database of each kind the hub supports: the embedded SQLite default and
+    the session's real MariaDB."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "hub_mysql_url")
+
+
 @pytest.fixture
 def client_factory():
     clients = []
@@ -56,6 +65,14 @@ def client_factory():
 @pytest.fixture
 def client(client_factory, sqlite_url) -> TestClient:
     return client_factory(sqlite_url)
+
+
+@pytest.fixture
+def api(client_factory, db_url) -> TestClient:
+    """A hub client on each database kind; ``api.db_url`` names its database."""
+    c = client_factory(db_url)
+    c.db_url = db_url
+    return c
 
 
 @pytest.fixture

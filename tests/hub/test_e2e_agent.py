@@ -5,7 +5,6 @@ job completed with exact totals."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from jobpulse.stack import Hub, free_port
+from tests.support.disks import make_disks
 
 from ._helpers import TOKEN
 
@@ -39,11 +39,7 @@ def hub(tmp_path, hub_mysql_url, influxdb):
 def test_agent_copy_reaches_completed_with_exact_totals(hub, agent_env, tmp_path):
     job_id = f"e2e-{uuid.uuid4().hex[:8]}"
     sizes = (3 * 2**20 + 17, 2 * 2**20 + 4093)
-    sources = []
-    for i, size in enumerate(sizes):
-        p = tmp_path / f"disk{i}.img"
-        p.write_bytes(os.urandom(size))
-        sources.append(str(p))
+    sources = [str(p) for p in make_disks(tmp_path, sizes).paths]
     api = httpx.Client(base_url=hub.url, timeout=10)
     r = api.post("/api/v1/jobs", headers={"Authorization": f"Bearer {TOKEN}"}, json={
         "id": job_id, "job_type": "backup", "machine": "e2e-vm",

@@ -6,19 +6,9 @@ import threading
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from ._helpers import AUTH, register, utcnow
-
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def api(request, client_factory):
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "hub_mysql_url")
-    c = client_factory(url)
-    c.db_url = url
-    return c
-
 
 def test_register_and_read_a_job_with_disks(api):
     job = register(api, "backup-pgtest1-1728518400", disks=(102_000_000_000, 7_521_739_776))
@@ -28,23 +18,19 @@ def test_register_and_read_a_job_with_disks(api):
     got = api.get("/api/v1/jobs/backup-pgtest1-1728518400").json()
     assert got == job
 
-
 def test_duplicate_registration_is_a_conflict(api):
     register(api, "dup")
     r = api.post("/api/v1/jobs", json={"id": "dup", "job_type": "backup", "machine": "m"}, headers=AUTH)
     assert r.status_code == 409 and "already registered" in r.json()["detail"]
-
 
 def test_ids_differing_only_in_case_or_trailing_space_are_distinct_jobs(api):
     for job in ("Job-A", "job-a", "job-a "):
         register(api, job)
     assert api.get("/api/v1/jobs").json()["count"] == 3
 
-
 def test_unknown_job_is_404(api):
     r = api.get("/api/v1/jobs/nope")
     assert r.status_code == 404 and r.json() == {"detail": "no job 'nope'"}
-
 
 def test_list_filters_and_pagination(api):
     for i in range(5):
@@ -69,14 +55,12 @@ def test_list_filters_and_pagination(api):
     assert api.get("/api/v1/jobs", params={"status": "bogus"}).status_code == 422
     assert api.get("/api/v1/jobs", params={"limit": 100000}).status_code == 422
 
-
 def _complete(api, job_id, disk_bytes):
     body = {"status": "completed", "current_phase": "done",
             "disks": [{"disk_index": i, "bytes_transferred": b, "status": "completed"}
                       for i, b in enumerate(disk_bytes)]}
     r = api.post(f"/api/v1/telemetry/backup/{job_id}", json=body, headers=AUTH)
     assert r.status_code == 204, r.text
-
 
 def test_machines_summary_sums_completed_backups(api):
     register(api, "m1-a", disks=(100, 200), machine="m1")
@@ -93,7 +77,6 @@ def test_machines_summary_sums_completed_backups(api):
     assert (rows["m2"]["completed_jobs"], rows["m2"]["total_bytes"]) == (1, 10)
     assert rows["m1"]["last_completed_at"] is not None
 
-
 def test_health_readiness_and_openapi(api):
     assert api.get("/healthz").json() == {"status": "ok"}
     ready = api.get("/readyz")
@@ -106,11 +89,9 @@ def test_health_readiness_and_openapi(api):
               "/api/v1/telemetry/{job_type}/{job_id}", "/api/v1/alerts/grafana", "/healthz", "/readyz"):
         assert p in paths
 
-
 def test_ready_when_influxdb_is_up(client_factory, sqlite_url, influxdb):
     c = client_factory(sqlite_url, influx_url=influxdb.url)
     assert c.get("/readyz").json() == {"status": "ready", "database": "ok", "influxdb": "ok"}
-
 
 def _events(lines):
     out = []
@@ -120,7 +101,6 @@ def _events(lines):
         elif line.startswith("data: ") and out:
             out[-1][1] = line[6:]
     return out
-
 
 def test_events_stream_each_change_and_end_when_terminal(client_factory, sqlite_url):
     api = client_factory(sqlite_url, sse_poll_interval=0.1)
@@ -149,10 +129,8 @@ def test_events_stream_each_change_and_end_when_terminal(client_factory, sqlite_
     assert statuses == ["pending", "running", "completed"]
     assert json.loads(seen[-2][1])["bytes_transferred"] == 100
 
-
 def test_events_of_unknown_job_is_404(api):
     assert api.get("/api/v1/jobs/none/events").status_code == 404
-
 
 def test_thresholds_are_published_for_sql_alert_rules(client_factory, sqlite_url):
     client_factory(sqlite_url, stalled_after=45, failed_after=240, stuck_after=600, freshness_seconds=20)
@@ -163,7 +141,6 @@ def test_thresholds_are_published_for_sql_alert_rules(client_factory, sqlite_url
     assert values["stalled_after_seconds"] == "45" and values["failed_after_seconds"] == "240"
     # The alert rules read these two as well, so they follow the hub's configuration.
     assert values["stuck_after_seconds"] == "600" and float(values["pipeline_fresh_seconds"]) == 20
-
 
 def test_list_cache_never_hides_this_process_writes(client_factory, sqlite_url):
     api = client_factory(sqlite_url, list_cache_seconds=60)

@@ -6,7 +6,9 @@ import pytest
 
 from jobpulse.hub.reconciler import Reconciler
 
-from ._helpers import AUTH, DiskPoint, JobPoint, make_settings, register
+from tests.support.line_protocol import DiskPoint, JobPoint
+
+from ._helpers import AUTH, make_settings, register
 
 # 000 (API documentation example), verbatim
 SEED_000 = {
@@ -77,14 +79,6 @@ SEED_002 = {
 
 # 003 (troubleshooting probe), verbatim: an old sender's minimal body
 SEED_003 = {"job_type": "backup", "status": "running"}
-
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def api(request, client_factory):
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "hub_mysql_url")
-    c = client_factory(url)
-    c.db_url = url
-    return c
 
 
 def post(api, job_type, job_id, body, **kw):

@@ -9,19 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from jobpulse.agent import semconv as sc
-from jobpulse.hub.reconciler import InfluxError, Reconciler
+from jobpulse import semconv as sc
+from jobpulse.hub.influx import InfluxError
+from jobpulse.hub.reconciler import Reconciler
+from tests.support.line_protocol import DiskPoint, JobPoint
+from tests.support.wait import wait_for
 
-from ._helpers import AUTH, DiskPoint, JobPoint, make_settings, register, utcnow
-
-
-def wait_for(predicate, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
+from ._helpers import AUTH, make_settings, register, utcnow
 
 
 def test_mysql_down_answers_503_and_the_reconciler_recovers(client_factory, hub_mysql_url, mariadb, influxdb,
@@ -34,7 +28,8 @@ def test_mysql_down_answers_503_and_the_reconciler_recovers(client_factory, hub_
     try:
         write_points(JobPoint("survivor", utcnow() - timedelta(seconds=20), transferred=10, total=100,
                               disks=[DiskPoint(10, 100)]))
-        assert wait_for(lambda: api.get("/api/v1/jobs/survivor").json()["bytes_transferred"] == 10)
+        wait_for(lambda: api.get("/api/v1/jobs/survivor").json()["bytes_transferred"] == 10, 30,
+                 interval=0.2, what="the job's first bytes")
         mariadb.stop()
         try:
             for method, path, kw in [("get", "/api/v1/jobs", {}), ("get", "/api/v1/jobs/survivor", {}),
@@ -48,11 +43,12 @@ def test_mysql_down_answers_503_and_the_reconciler_recovers(client_factory, hub_
             # telemetry keeps arriving in InfluxDB during the outage
             write_points(JobPoint("survivor", utcnow() - timedelta(seconds=5), transferred=60, total=100,
                                   disks=[DiskPoint(60, 100)]))
-            assert wait_for(lambda: rec.last_error is not None, timeout=15)
+            wait_for(lambda: rec.last_error is not None, 15, interval=0.2, what="a failed reconcile cycle")
         finally:
             mariadb.start()
         # nothing lost: the reconciler retried and caught up
-        assert wait_for(lambda: api.get("/api/v1/jobs/survivor").json()["bytes_transferred"] == 60, timeout=60)
+        wait_for(lambda: api.get("/api/v1/jobs/survivor").json()["bytes_transferred"] == 60, 60,
+                 interval=0.2, what="the reconciler to catch up after MySQL returned")
         assert api.get("/readyz").status_code == 200
         assert rec.is_leader
     finally:

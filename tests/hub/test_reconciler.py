@@ -9,17 +9,12 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, text
 
-from jobpulse.agent.semconv import DiskStatus, Phase, Status
+from jobpulse.semconv import DiskStatus, Phase, Status
 from jobpulse.hub.reconciler import Reconciler
 
-from ._helpers import AUTH, DiskPoint, JobPoint, ago, make_settings, register
+from tests.support.line_protocol import DiskPoint, JobPoint
 
-
-@pytest.fixture(params=["sqlite", "mysql"])
-def db_url(request):
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    return request.getfixturevalue("hub_mysql_url")
+from ._helpers import AUTH, ago, make_settings, register
 
 
 @pytest.fixture
@@ -211,7 +206,7 @@ def test_writes_by_other_writers_are_respected(client_factory, db_url, reconcile
 
 
 def test_influx_client_error_tree_against_the_real_server(influxdb, influx_db):
-    from jobpulse.hub.reconciler import InfluxClient, InfluxConnectionError, InfluxQueryError
+    from jobpulse.hub.influx import InfluxClient, InfluxConnectionError, InfluxQueryError
 
     client = InfluxClient(influxdb.url, influx_db)
     try:

@@ -10,7 +10,9 @@ from sqlalchemy import create_engine, text
 
 from jobpulse.hub.reconciler import Reconciler
 
-from ._helpers import DiskPoint, JobPoint, make_settings, utcnow
+from tests.support.line_protocol import DiskPoint, JobPoint
+
+from ._helpers import make_settings, utcnow
 
 
 def test_one_leader_and_failover(hub_mysql_url, influxdb, influx_db, write_points):

@@ -8,9 +8,11 @@ from urllib.parse import quote
 
 import pytest
 
-from jobpulse.agent import semconv as sc
+from jobpulse import semconv as sc
 
-from ._helpers import AUTH, TOKEN, DiskPoint, JobPoint, register, utcnow
+from tests.support.line_protocol import DiskPoint, JobPoint
+
+from ._helpers import AUTH, TOKEN, register, utcnow
 
 HOSTILE = [
     "q'uote",
@@ -118,12 +120,12 @@ def test_registration_is_validated(client):
 
 
 def test_unexpected_errors_are_json_without_a_trace(client, monkeypatch):
-    from jobpulse.hub import crud
+    from jobpulse.hub.store import Store
 
     def boom(*_a, **_k):
         raise RuntimeError("secret internals at /srv/hub.py line 42")
 
-    monkeypatch.setattr(crud, "machines_summary", boom)
+    monkeypatch.setattr(Store, "machines_summary", boom)
     r = client.get("/api/v1/machines/summary")
     assert r.status_code == 500
     assert r.json() == {"detail": "internal error"}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jobpulse.agent import semconv as sc
+from jobpulse import semconv as sc
 
-from ._helpers import DiskPoint, JobPoint, register, utcnow
+from tests.support.line_protocol import DiskPoint, JobPoint
+
+from ._helpers import register, utcnow
 
 
 def test_series_downsampled_per_job_and_per_disk(client_factory, sqlite_url, influxdb, influx_db, write_points):

@@ -7,9 +7,20 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobpulse.hub.reconciler import DiskObservation, JobState, Observation, apply_observation, mark_stale
-from jobpulse.hub.reconciler._state import (
-    COMPLETED, FAILED, PENDING, RUNNING, STALLED, STATUSES, TERMINAL, format_silence,
+from jobpulse.hub.state import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    STALLED,
+    STATUSES,
+    TERMINAL,
+    DiskObservation,
+    JobState,
+    Observation,
+    apply_observation,
+    format_silence,
+    mark_stale,
 )
 
 T0 = datetime(2026, 1, 1)
@@ -27,12 +38,12 @@ def observations(draw, job_id="j", disks=3, total=None):
         bytes_transferred=draw(st.none() | sizes),
         total_bytes=total if total is not None else draw(st.none() | sizes),
         progress_percent=draw(st.none() | st.floats(0, 100)),
-        speed_bps=draw(st.none() | sizes),
+        transfer_speed_bps=draw(st.none() | sizes),
         disks=tuple(
             DiskObservation(
-                index=i,
+                disk_index=i,
                 bytes_transferred=draw(st.none() | sizes),
-                total_bytes=total if total is not None else draw(st.none() | sizes),
+                size_bytes=total if total is not None else draw(st.none() | sizes),
                 status=draw(st.none() | st.sampled_from(["pending", "transferring", "completed", "failed"])),
             )
             for i in range(n)
@@ -59,10 +70,10 @@ def test_progress_never_goes_backwards_while_the_total_is_unchanged(obs_list):
         assert after.progress_percent >= before.progress_percent
         if not (after.status == COMPLETED):
             assert after.bytes_transferred >= before.bytes_transferred
-        old = {d.index: d for d in before.disks}
+        old = {d.disk_index: d for d in before.disks}
         for d in after.disks:
-            if d.index in old:
-                assert d.bytes_transferred >= old[d.index].bytes_transferred
+            if d.disk_index in old:
+                assert d.bytes_transferred >= old[d.disk_index].bytes_transferred
 
 
 @settings(max_examples=300, deadline=None)

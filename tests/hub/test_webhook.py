@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
 
 from ._helpers import AUTH, WEBHOOK_PASSWORD, WEBHOOK_USER, register, utcnow
 
@@ -55,13 +55,12 @@ def alert(rule, job_id=None, status="firing", **annotations):
     }
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def api(request, client_factory):
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "hub_mysql_url")
-    c = client_factory(url)
-    c.engine = create_engine(url)
-    yield c
-    c.engine.dispose()
+@pytest.fixture
+def api(api):
+    """The shared ``api`` client plus an engine of its own to set rows up directly."""
+    api.engine = create_engine(api.db_url)
+    yield api
+    api.engine.dispose()
 
 
 def set_row(api, job_id, **values):

@@ -3,41 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
+from tests.support.disks import Disks, make_disks
+from tests.support.wait import wait_for
 
-
-@dataclass(frozen=True)
-class Disks:
-    paths: tuple[Path, ...]
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return tuple(p.stat().st_size for p in self.paths)
-
-
-def make_disks(folder: Path) -> Disks:
-    """Three source "disks" of odd sizes, so totals must be right to the byte."""
-    sizes = (3 * 2**20 + 1, 5 * 2**20 + 4093, 2 * 2**20 + 777)
-    paths = []
-    for index, size in enumerate(sizes):
-        path = folder / f"disk{index}.img"
-        path.write_bytes(os.urandom(size))
-        paths.append(path)
-    return Disks(tuple(paths))
+# Three source "disks" of odd sizes, so totals must be right to the byte.
+DISK_SIZES = (3 * 2**20 + 1, 5 * 2**20 + 4093, 2 * 2**20 + 777)
 
 
 @pytest.fixture
 def disks(tmp_path) -> Disks:
-    return make_disks(tmp_path)
+    return make_disks(tmp_path, DISK_SIZES)
 
 
 def new_job_id(prefix: str = "e2e") -> str:
@@ -71,17 +53,6 @@ def last_values(influxdb, job_id: str, spec: semconv.MetricSpec, by_disk: bool =
     return values
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
 def wait_final_totals(influxdb, job_id: str, disks: Disks, timeout: float = 60) -> tuple[dict, dict]:
     """Wait until the job's completed status and final byte counts have landed; return them."""
     expected = {i: size for i, size in enumerate(disks.sizes)}
@@ -94,7 +65,7 @@ def wait_final_totals(influxdb, job_id: str, disks: Disks, timeout: float = 60) 
             and status.get(None) == semconv.Status.COMPLETED
         return (per_disk, job) if done else None
 
-    result = wait_for(landed, timeout)
+    result = wait_for(landed, timeout, interval=0.25, raises=False)
     if not result:
         per_disk = last_values(influxdb, job_id, semconv.DISK_TRANSFERRED, by_disk=True)
         job = last_values(influxdb, job_id, semconv.JOB_TRANSFERRED)

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
+from tests.support.disks import make_disks
 
-from .conftest import finish, last_values, make_disks, new_job_id, start_copy, wait_final_totals
+from .conftest import DISK_SIZES, finish, last_values, new_job_id, start_copy, wait_final_totals
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,7 @@ def landed_job(collector, influxdb, tmp_path_factory):
     """One multi-disk copy, completed, its final values landed."""
     import os
     tmp = tmp_path_factory.mktemp("landing")
-    disks = make_disks(tmp)
+    disks = make_disks(tmp, DISK_SIZES)
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=collector.otlp_http,
                OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
     job_id = new_job_id("landing")

@@ -6,16 +6,17 @@ import time
 
 import pytest
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
+from tests.support.wait import wait_for
 
-from .conftest import finish, last_values, new_job_id, start_copy, wait_final_totals, wait_for
+from .conftest import finish, last_values, new_job_id, start_copy, wait_final_totals
 
 pytestmark = pytest.mark.e2e
 
 
 def _wait_transferring(influxdb, job_id):
-    assert wait_for(lambda: last_values(influxdb, job_id, semconv.JOB_TRANSFERRED).get(None, 0) > 0, 30), \
-        "the job never started reporting"
+    wait_for(lambda: last_values(influxdb, job_id, semconv.JOB_TRANSFERRED).get(None, 0) > 0, 30, interval=0.25,
+             what="the job to start reporting")
 
 
 def test_collector_crash_and_restart_mid_job(agent_env, collector, influxdb, disks, tmp_path):

@@ -10,7 +10,7 @@ from jobpulse import stack as stack_pkg
 def test_public_api_is_pinned():
     assert stack_pkg.__all__ == [
         "Collector", "Hub", "InfluxDB", "MariaDB", "MissingProgramError", "Ports", "QueryError",
-        "Stack", "StackError", "StartError", "collector_binary", "free_port", "repo_root", "run_dir",
+        "Stack", "StackError", "StartError", "collector_binary", "free_port", "http_status", "pid_alive", "repo_root", "run_dir",
     ]
 
 
@@ -42,7 +42,7 @@ def test_mariadb_serves_a_fresh_database_off_utc(mysql_url):
 
 
 def test_collector_is_healthy_and_stops_by_pid(collector):
-    from jobpulse.stack._net import http_status
+    from jobpulse.stack import http_status
     assert http_status(collector.health_url) == 200
     collector.stop()
     assert not collector.running

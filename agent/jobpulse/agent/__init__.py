@@ -8,7 +8,7 @@
         job.advance(0, len(chunk))               # hot path: no OpenTelemetry call
     telemetry.shutdown()                         # bounded final flush
 
-Metric names, units and codes live in :mod:`jobpulse.agent.semconv`.
+Metric names, units and codes live in :mod:`jobpulse.semconv`.
 """
 
 from ._errors import ConfigurationError, JobpulseError
@@ -18,7 +18,7 @@ from ._records import DiskSnapshot, JobSnapshot
 from ._speed import SpeedEstimator
 from ._spool import Spool
 from ._telemetry import Telemetry, configure, start_job
-from .semconv import DiskStatus, JobType, Phase, Status
+from jobpulse.semconv import DiskStatus, JobType, Phase, Status
 
 __all__ = [
     "ConfigurationError",

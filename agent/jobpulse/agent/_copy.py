@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._job import Job
-from .semconv import DiskStatus
+from jobpulse.semconv import DiskStatus
 
 _TRANSIENT = (errno.EINTR, errno.EAGAIN)
 _WRITE_RETRIES = 3

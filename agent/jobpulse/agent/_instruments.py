@@ -8,12 +8,13 @@ same export, to the byte.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from . import semconv as sc
+from jobpulse import semconv as sc
 from ._job import Job
 from ._records import JobSnapshot
 
@@ -27,15 +28,23 @@ class Instruments:
         self._cache: list[tuple[JobSnapshot, dict, list[dict]]] = []
         self._attrs: dict[int, tuple[dict, list[dict]]] = {}
 
-        def job_metric(spec, value):
-            def callback(options: CallbackOptions):
-                return [Observation(v, a) for snap, a, _ in self._snapshots() if (v := value(snap)) is not None]
-            return callback
+        def value_of(record, spec):
+            # Snapshots name their fields by the contract's quantities; codes go out as ints.
+            value = getattr(record, spec.quantity)
+            return int(value) if isinstance(value, enum.IntEnum) else value
 
-        def disk_metric(spec, value):
+        def job_metric(spec):
             def callback(options: CallbackOptions):
                 return [
-                    Observation(value(d), da[d.index])
+                    Observation(v, a) for snap, a, _ in self._snapshots()
+                    if (v := value_of(snap, spec)) is not None
+                ]
+            return callback
+
+        def disk_metric(spec):
+            def callback(options: CallbackOptions):
+                return [
+                    Observation(value_of(d, spec), da[d.disk_index])
                     for snap, _, da in self._snapshots()
                     for d in snap.disks
                 ]
@@ -43,39 +52,23 @@ class Instruments:
 
         def transferred(options: CallbackOptions):
             self._refresh()
-            return [Observation(s.transferred, a) for s, a, _ in self._snapshots()]
+            return job_metric(sc.JOB_TRANSFERRED)(options)
 
         def error(options: CallbackOptions):
             return [
-                Observation(1, {**a, sc.ATTR_ERROR_MESSAGE: s.error})
+                Observation(1, {**a, sc.ATTR_ERROR_MESSAGE: s.error_message})
                 for s, a, _ in self._snapshots()
                 if s.status is sc.Status.FAILED
             ]
 
-        job_values = {
-            sc.JOB_TOTAL: lambda s: s.total,
-            sc.JOB_PROGRESS: lambda s: s.percent,
-            sc.JOB_SPEED: lambda s: s.speed,
-            sc.JOB_ETA: lambda s: s.eta,
-            sc.JOB_PHASE: lambda s: int(s.phase),
-            sc.JOB_STATUS: lambda s: int(s.status),
-            sc.JOB_LAST_PROGRESS: lambda s: s.last_progress_time,
-            sc.JOB_DURATION: lambda s: s.duration,
-            sc.JOB_AVERAGE_SPEED: lambda s: s.average_speed,
-        }
-        disk_values = {
-            sc.DISK_TRANSFERRED: lambda d: d.transferred,
-            sc.DISK_TOTAL: lambda d: d.total,
-            sc.DISK_STATUS: lambda d: int(d.status),
-        }
         callbacks = {sc.JOB_TRANSFERRED: transferred, sc.JOB_ERROR: error}
-        callbacks.update({spec: job_metric(spec, f) for spec, f in job_values.items()})
-        callbacks.update({spec: disk_metric(spec, f) for spec, f in disk_values.items()})
+        callbacks.update({spec: job_metric(spec) for spec in sc.JOB_METRICS if spec not in callbacks})
+        callbacks.update({spec: disk_metric(spec) for spec in sc.DISK_METRICS})
         # Registration order matters: JOB_TRANSFERRED (first in ALL_METRICS) refreshes the cache.
         for spec in sc.ALL_METRICS:
             create = (
                 meter.create_observable_counter
-                if spec.instrument == "observable_counter"
+                if spec.instrument == sc.OBSERVABLE_COUNTER
                 else meter.create_observable_gauge
             )
             create(spec.name, callbacks=[callbacks[spec]], unit=spec.unit, description=spec.description)

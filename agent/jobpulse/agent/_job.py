@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from ._records import DiskSnapshot, JobSnapshot, percent
 from ._speed import SpeedEstimator
-from .semconv import ERROR_MESSAGE_MAX, DiskStatus, Phase, Status
+from jobpulse.semconv import ERROR_MESSAGE_MAX, DiskStatus, Phase, Status
 
 _logger = logging.getLogger(__name__)
 
@@ -246,17 +246,17 @@ class Job:
                 job_type=self.job_type,
                 machine=self.machine,
                 status=self._status,
-                phase=self._phase,
-                transferred=done,
-                total=total,
-                percent=self._percent_locked(),
-                speed=self._speed.speed(moving),
-                eta=eta,
-                last_progress_time=self._last_progress_wall,
+                current_phase=self._phase,
+                bytes_transferred=done,
+                total_bytes=total,
+                progress_percent=self._percent_locked(),
+                transfer_speed_bps=self._speed.speed(moving),
+                eta_seconds=eta,
+                last_progress_at=self._last_progress_wall,
                 start_time=self._start_wall,
-                duration=duration,
-                average_speed=done / duration if duration > 0 else 0.0,
-                error=self._error,
+                duration_seconds=duration,
+                average_speed_bps=done / duration if duration > 0 else 0.0,
+                error_message=self._error,
                 disks=tuple(
                     DiskSnapshot(i, self._sizes[i], per_disk[i], self._disk_status[i])
                     for i in self._disk_range

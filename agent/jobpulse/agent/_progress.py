@@ -29,15 +29,15 @@ def human_seconds(s: float | None) -> str:
 
 def status_line(snap: JobSnapshot) -> str:
     return (
-        f"{snap.percent:5.1f}%  {human_bytes(snap.transferred)} / {human_bytes(snap.total)}  "
-        f"{human_bytes(snap.speed)}/s  ETA {human_seconds(snap.eta)}  {snap.phase.label}"
+        f"{snap.progress_percent:5.1f}%  {human_bytes(snap.bytes_transferred)} / {human_bytes(snap.total_bytes)}  "
+        f"{human_bytes(snap.transfer_speed_bps)}/s  ETA {human_seconds(snap.eta_seconds)}  {snap.current_phase.label}"
     )
 
 
 def summary_line(snap: JobSnapshot) -> str:
     return (
-        f"{snap.status.label}: {len(snap.disks)} disk(s), {human_bytes(snap.transferred)} of "
-        f"{human_bytes(snap.total)} in {snap.duration:.1f} s (average {human_bytes(snap.average_speed)}/s)"
+        f"{snap.status.label}: {len(snap.disks)} disk(s), {human_bytes(snap.bytes_transferred)} of "
+        f"{human_bytes(snap.total_bytes)} in {snap.duration_seconds:.1f} s (average {human_bytes(snap.average_speed_bps)}/s)"
     )
 
 
@@ -62,7 +62,7 @@ class Progress(threading.Thread):
             width = shutil.get_terminal_size((80, 20)).columns
             text = status_line(snap)
             bar_w = max(10, width - len(text) - 5)
-            filled = int(bar_w * snap.percent / 100)
+            filled = int(bar_w * snap.progress_percent / 100)
             self._stream.write(f"\r[{'#' * filled}{'.' * (bar_w - filled)}] {text}"[: width - 1])
         else:
             self._stream.write(status_line(snap) + "\n")

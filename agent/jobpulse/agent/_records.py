@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .semconv import DiskStatus, Phase, Status
+from jobpulse.semconv import DiskStatus, Phase, Status
 
 
 def percent(done: int, total: int, finished: bool = False) -> float:
@@ -16,33 +16,38 @@ def percent(done: int, total: int, finished: bool = False) -> float:
 
 @dataclass(frozen=True)
 class DiskSnapshot:
-    index: int
-    total: int
-    transferred: int
+    """Field names are the contract's quantities (``MetricSpec.quantity``)."""
+
+    disk_index: int
+    size_bytes: int
+    bytes_transferred: int
     status: DiskStatus
 
     @property
-    def percent(self) -> float:
-        return percent(self.transferred, self.total, self.status is DiskStatus.COMPLETED)
+    def progress_percent(self) -> float:
+        return percent(self.bytes_transferred, self.size_bytes, self.status is DiskStatus.COMPLETED)
 
 
 @dataclass(frozen=True)
 class JobSnapshot:
+    """Field names are the contract's quantities (``MetricSpec.quantity``): the metric
+    callbacks read them by that name, and the hub's job row uses the same."""
+
     job_id: str
     job_type: str
     machine: str
     status: Status
-    phase: Phase
-    transferred: int
-    total: int
-    percent: float
-    speed: float
-    eta: float | None
-    last_progress_time: float
+    current_phase: Phase
+    bytes_transferred: int
+    total_bytes: int
+    progress_percent: float
+    transfer_speed_bps: float
+    eta_seconds: float | None
+    last_progress_at: float  # Unix seconds
     start_time: float
-    duration: float
-    average_speed: float
-    error: str | None
+    duration_seconds: float
+    average_speed_bps: float
+    error_message: str | None
     disks: tuple[DiskSnapshot, ...]
 
     def summary(self) -> dict:
@@ -50,18 +55,18 @@ class JobSnapshot:
         return {
             "job_id": self.job_id,
             "status": self.status.label,
-            "bytes_transferred": self.transferred,
-            "total_bytes": self.total,
-            "duration_seconds": round(self.duration, 3),
-            "average_speed_bps": int(self.average_speed),
+            "bytes_transferred": self.bytes_transferred,
+            "total_bytes": self.total_bytes,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "average_speed_bps": int(self.average_speed_bps),
             "disks": [
                 {
-                    "disk_index": d.index,
-                    "bytes_transferred": d.transferred,
-                    "total_bytes": d.total,
+                    "disk_index": d.disk_index,
+                    "bytes_transferred": d.bytes_transferred,
+                    "total_bytes": d.size_bytes,
                     "status": d.status.label,
                 }
                 for d in self.disks
             ],
-            "error": self.error,
+            "error": self.error_message,
         }

@@ -15,7 +15,7 @@ from ._exporter import SpoolingMetricExporter
 from ._job import Job
 from ._spool import Spool
 from ._watcher import Watcher
-from .semconv import ENV_JOB_ID, SCOPE_NAME, JobType
+from jobpulse.semconv import ENV_JOB_ID, SCOPE_NAME, JobType
 
 _logger = logging.getLogger("jobpulse.agent")
 
@@ -253,9 +253,7 @@ def _otlp_exporter(protocol: str | None):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         endpoint = _config.http_endpoint()
-    exporter = OTLPMetricExporter()
-    endpoint = getattr(exporter, "_endpoint", None) if proto != "grpc" else endpoint
-    return exporter, f"OTLP {proto} -> {endpoint}", endpoint
+    return OTLPMetricExporter(), f"OTLP {proto} -> {endpoint}", endpoint
 
 
 _default: Telemetry | None = None
@@ -268,12 +266,6 @@ def default_telemetry() -> Telemetry:
         if _default is None:
             _default = configure()
         return _default
-
-
-def set_default_telemetry(telemetry: Telemetry | None) -> None:
-    global _default
-    with _default_lock:
-        _default = telemetry
 
 
 def start_job(

@@ -21,7 +21,7 @@ from ._copy import CopyError, Disk, TokenBucket, copy_disk, finalize, make_demo_
 from ._errors import JobpulseError
 from ._progress import Progress, summary_line
 from ._telemetry import configure
-from .semconv import ENV_JOB_ID, DiskStatus, JobType, Phase, Status
+from jobpulse.semconv import ENV_JOB_ID, DiskStatus, JobType, Phase, Status
 
 PROG = "jobpulse-agent"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         code = copy_command(args)
     else:  # pragma: no cover - argparse rejects unknown commands
         code = EXIT_USAGE
-    sys.exit(code)
+    return code
 
 
 class _Cancel:
@@ -226,4 +226,4 @@ def _run(job, disks: list[Disk], args, stop: threading.Event) -> str | None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

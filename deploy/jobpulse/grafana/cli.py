@@ -48,7 +48,7 @@ def _credential(environ: Mapping[str, str]):
     return None
 
 
-def run(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, out=None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None, out=None) -> int:
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
     args = _parser().parse_args(argv)
@@ -86,5 +86,5 @@ def run(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = N
     return 0
 
 
-def main() -> None:
-    sys.exit(run())
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,12 +1,18 @@
 """The local jobpulse stack: real servers started as our own processes, data under .run/."""
 
+try:
+    import yaml  # noqa: F401
+except ImportError as _missing:
+    raise ImportError(f"jobpulse.stack needs its extra ({_missing.name} is missing): pip install 'jobpulse[stack]'") from None
+
 from ._collector import Collector, collector_binary
 from ._errors import MissingProgramError, QueryError, StackError, StartError
 from ._hub import Hub
 from ._influxdb import InfluxDB
 from ._mariadb import MariaDB
-from ._net import free_port
+from ._net import free_port, http_status
 from ._paths import repo_root, run_dir
+from ._process import pid_alive
 from ._stack import Ports, Stack
 
 __all__ = [
@@ -22,6 +28,8 @@ __all__ = [
     "StartError",
     "collector_binary",
     "free_port",
+    "http_status",
+    "pid_alive",
     "repo_root",
     "run_dir",
 ]

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from jobpulse.agent import semconv
+from jobpulse import semconv
 
 from ._stack import Stack
 

@@ -1,3 +1,3 @@
-from jobpulse.hub.main import run
+from jobpulse.hub.main import main
 
-run()
+raise SystemExit(main())

@@ -2,41 +2,52 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from jobpulse.hub import crud, errors
+from jobpulse.hub import errors
 from jobpulse.hub.api.main import api_router
 from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.config import Settings
-from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine, make_sessionmaker
+from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine
 from jobpulse.hub.core.limits import BodySizeLimit
-from jobpulse.hub.reconciler import InfluxError, Reconciler, make_influx
+from jobpulse.hub.influx import InfluxClient, InfluxError
+from jobpulse.hub.reconciler import Reconciler
+from jobpulse.hub.store import Store, Thresholds
 
 logger = logging.getLogger("jobpulse.hub")
 
-VERSION = "0.1.0"
+
+def _version() -> str:
+    try:
+        return version("jobpulse")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
 
 
 def create_app(settings: Settings | None = None, *, influx_transport=None) -> FastAPI:
     """Build the app. The schema must exist (``jobpulse.hub.migrations.upgrade``); the
     reconciler runs in the lifespan when ``settings.reconciler_enabled``."""
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    store = Store(make_engine(settings.database_url), ResponseCache(settings.list_cache_seconds))
+    thresholds = Thresholds(settings.stalled_after, settings.failed_after, settings.stuck_after,
+                            settings.freshness_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         try:
-            await run_in_threadpool(crud.write_thresholds, engine, settings)
+            await run_in_threadpool(store.publish_thresholds, thresholds)
         except DB_ERRORS as err:
             logger.warning("could not publish thresholds (database down?): %s", err)
         reconciler = None
         if settings.reconciler_enabled:
-            reconciler = Reconciler(settings, on_write=app.state.list_cache.clear)
+            reconciler = Reconciler(settings, list_cache=store.list_cache)
             reconciler.start()
         app.state.reconciler = reconciler
         try:
@@ -45,34 +56,31 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
             if reconciler is not None:
                 await run_in_threadpool(reconciler.stop)
             app.state.influx.close()
-            engine.dispose()
+            store.dispose()
 
     app = FastAPI(
         title="jobpulse hub",
-        version=VERSION,
+        version=_version(),
         description="Job state reconciled from InfluxDB telemetry, served to the GUI.",
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.influx = make_influx(settings, transport=influx_transport)
+    app.state.store = store
+    app.state.influx = InfluxClient.from_settings(settings, transport=influx_transport)
     app.state.reconciler = None
-    app.state.list_cache = ResponseCache(settings.list_cache_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(errors.HubError)
     async def _hub_error(_request: Request, err: errors.HubError):
         return JSONResponse({"detail": err.detail}, status_code=err.status_code)
 
-    @app.exception_handler(DB_ERRORS[0])
-    @app.exception_handler(DB_ERRORS[1])
-    @app.exception_handler(DB_ERRORS[2])
-    @app.exception_handler(DB_ERRORS[3])
     async def _db_error(_request: Request, err: Exception):
         logger.warning("database error: %s", err)
         e = database_unavailable(err)
         return JSONResponse({"detail": e.detail}, status_code=e.status_code)
+
+    for error_type in DB_ERRORS:
+        app.add_exception_handler(error_type, _db_error)
 
     @app.exception_handler(InfluxError)
     async def _influx_error(_request: Request, err: InfluxError):
@@ -88,8 +96,16 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     return app
 
 
-def run() -> None:
+def main(argv: list[str] | None = None) -> int:
     """``jobpulse-hub``: migrate, then serve (the reconciler runs in the app's lifespan)."""
+    parser = argparse.ArgumentParser(
+        prog="jobpulse-hub",
+        description="Serve the jobpulse hub: job state reconciled from InfluxDB into MySQL/SQLite, "
+        "the GUI API and the Grafana webhook. Configured by JOBPULSE_* environment variables "
+        "(docs/hub.md); the database schema is migrated at start.",
+    )
+    parser.parse_args(argv)
+
     import uvicorn
 
     from jobpulse.hub.migrations import upgrade
@@ -99,3 +115,4 @@ def run() -> None:
     upgrade(settings.database_url)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 access_log=False)
+    return 0

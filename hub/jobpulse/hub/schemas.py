@@ -1,13 +1,21 @@
-"""Request and response models (FastAPI full-stack-template families)."""
+"""Request and response models (FastAPI full-stack-template families).
+
+Job fields carry the contract's quantity names (``semconv.MetricSpec.quantity``), the
+same as ``state.JobState`` and the job row; tests/hub/test_fields.py pins the three to
+one list.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from jobpulse.agent.semconv import DiskStatus, JobType, Status
+from jobpulse.hub.state import JOB_FIELDS, DiskState, JobState
+from jobpulse.hub.store import StoredJob
+from jobpulse.semconv import DiskStatus, JobType, Status
 
 JobTypeName = Literal["backup", "replication", "restore"]
 assert set(JobTypeName.__args__) == {t.value for t in JobType}
@@ -17,15 +25,12 @@ DiskStatusName = Literal["pending", "transferring", "completed", "failed", "canc
 assert set(DiskStatusName.__args__) == {s.label for s in DiskStatus}
 
 
-def _utc(value: datetime | None) -> str | None:
-    """Times are stored naive UTC; on the wire they say so (``...Z``)."""
-    if value is None:
-        return None
+def _utc(value: datetime) -> str:
     return value.isoformat() + "Z" if value.tzinfo is None else value.isoformat()
 
 
-class UTCModel(BaseModel):
-    pass
+# Times are stored naive UTC; on the wire they say so (``...Z``).
+UTCDateTime = Annotated[datetime, PlainSerializer(_utc, return_type=str, when_used="json")]
 
 
 # --- jobs ---------------------------------------------------------------------------
@@ -36,7 +41,13 @@ class DiskCreate(BaseModel):
     size_bytes: int = Field(default=0, ge=0, le=2**62)
 
 
-class JobCreate(BaseModel):
+class JobBase(BaseModel):
+    id: str
+    job_type: str
+    machine: str
+
+
+class JobCreate(JobBase):
     """Registration by the orchestrator before the agent starts."""
 
     model_config = ConfigDict(extra="forbid")
@@ -61,6 +72,15 @@ class JobCreate(BaseModel):
             raise ValueError("disk_index values must be unique")
         return self
 
+    def to_state(self, now: datetime) -> JobState:
+        disks = tuple(
+            DiskState(disk_index=d.disk_index, size_bytes=d.size_bytes)
+            for d in sorted(self.disks, key=lambda d: d.disk_index)
+        )
+        total = self.total_bytes if self.total_bytes is not None else sum(d.size_bytes for d in disks)
+        return JobState(id=self.id, job_type=self.job_type, machine=self.machine, total_bytes=total,
+                        created_at=now, disks=disks)
+
 
 class DiskPublic(BaseModel):
     disk_index: int
@@ -70,10 +90,7 @@ class DiskPublic(BaseModel):
     progress_percent: float
 
 
-class JobPublic(UTCModel):
-    id: str
-    job_type: str
-    machine: str
+class JobPublic(JobBase):
     status: str
     current_phase: str
     bytes_transferred: int
@@ -84,18 +101,32 @@ class JobPublic(UTCModel):
     average_speed_bps: int | None
     duration_seconds: float | None
     error_message: str | None
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    last_telemetry_at: datetime | None
-    last_progress_at: datetime | None
-    updated_at: datetime
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None
+    completed_at: UTCDateTime | None
+    last_telemetry_at: UTCDateTime | None
+    last_progress_at: UTCDateTime | None
+    updated_at: UTCDateTime
     disks: list[DiskPublic] = Field(default_factory=list)
 
-    _times = field_serializer(
-        "created_at", "started_at", "completed_at", "last_telemetry_at", "last_progress_at", "updated_at",
-        when_used="json",
-    )(lambda self, v: _utc(v))
+    @staticmethod
+    def fields_of(job: StoredJob) -> dict[str, Any]:
+        return {f: getattr(job.state, f) for f in JOB_FIELDS} | {
+            "updated_at": job.updated_at,
+            "disks": [dataclasses.asdict(d) for d in job.state.disks],
+        }
+
+    @classmethod
+    def of(cls, job: StoredJob) -> JobPublic:
+        return cls.model_validate(cls.fields_of(job))
+
+    @classmethod
+    def trusted(cls, job: StoredJob) -> JobPublic:
+        """Without validation: the store's rows already have the public shape (the list
+        endpoint serializes many of them once instead of validating each twice)."""
+        fields = cls.fields_of(job)
+        fields["disks"] = [DiskPublic.model_construct(**d) for d in fields["disks"]]
+        return cls.model_construct(**fields)
 
 
 class JobsPublic(BaseModel):
@@ -105,11 +136,9 @@ class JobsPublic(BaseModel):
 
 # --- series ---------------------------------------------------------------------------
 
-class SeriesPoint(UTCModel):
-    time: datetime
+class SeriesPoint(BaseModel):
+    time: UTCDateTime
     value: float
-
-    _times = field_serializer("time", when_used="json")(lambda self, v: _utc(v))
 
 
 class SeriesLine(BaseModel):
@@ -117,28 +146,24 @@ class SeriesLine(BaseModel):
     points: list[SeriesPoint]
 
 
-class SeriesPublic(UTCModel):
+class SeriesPublic(BaseModel):
     job_id: str
     metric: str
     unit: str
     aggregate: Literal["mean", "last"]
     step_seconds: int
-    start: datetime
-    end: datetime
+    start: UTCDateTime
+    end: UTCDateTime
     series: list[SeriesLine]
-
-    _times = field_serializer("start", "end", when_used="json")(lambda self, v: _utc(v))
 
 
 # --- machines, health, pipeline ----------------------------------------------------------
 
-class MachineSummary(UTCModel):
+class MachineSummary(BaseModel):
     machine: str
     completed_jobs: int
     total_bytes: int
-    last_completed_at: datetime | None
-
-    _times = field_serializer("last_completed_at", when_used="json")(lambda self, v: _utc(v))
+    last_completed_at: UTCDateTime | None
 
 
 class MachinesSummary(BaseModel):
@@ -157,11 +182,11 @@ class Readiness(BaseModel):
     influxdb: str
 
 
-class PipelinePublic(UTCModel):
+class PipelinePublic(BaseModel):
     fresh: bool
     reason: str
-    last_reconcile_at: datetime | None
-    newest_point_at: datetime | None
+    last_reconcile_at: UTCDateTime | None
+    newest_point_at: UTCDateTime | None
     reconciler_id: str | None
     reconcile_age_seconds: float | None
     newest_point_age_seconds: float | None
@@ -171,8 +196,6 @@ class PipelinePublic(UTCModel):
     auto_register: bool
     unknown_jobs_ignored: int
     pipeline_alert_firing_since: str | None
-
-    _times = field_serializer("last_reconcile_at", "newest_point_at", when_used="json")(lambda self, v: _utc(v))
 
 
 # --- legacy senders ------------------------------------------------------------------------

@@ -1,33 +1,26 @@
-"""Dependencies as Annotated aliases (SessionDep, SettingsDep, ...) and the auth checks."""
+"""Dependencies as Annotated aliases (StoreDep, SettingsDep, InfluxDep) and the auth checks."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from jobpulse.hub import errors
 from jobpulse.hub.core.config import Settings
-from jobpulse.hub.reconciler import InfluxClient
+from jobpulse.hub.influx import InfluxClient
+from jobpulse.hub.store import Store
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
-        yield session
+def get_store(request: Request) -> Store:
+    return request.app.state.store
 
 
 def get_influx(request: Request) -> InfluxClient:
@@ -35,8 +28,7 @@ def get_influx(request: Request) -> InfluxClient:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-SessionDep = Annotated[Session, Depends(get_session)]
+StoreDep = Annotated[Store, Depends(get_store)]
 InfluxDep = Annotated[InfluxClient, Depends(get_influx)]
 
 

@@ -1,4 +1,4 @@
-"""Engine and sessions. One engine per app (and one per reconciler), with pre-ping so a
+"""Engines. One engine per app (and one per reconciler), with pre-ping so a
 MySQL restart costs one failed checkout, not a stream of broken-pipe errors."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 from jobpulse.hub import errors
 
@@ -19,10 +18,6 @@ from jobpulse.hub import errors
 _SQLITE_WRITE_LOCK = threading.RLock()
 
 DB_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
-
-
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -57,10 +52,6 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             connect_args={"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30},
         )
     return create_engine(parsed, pool_pre_ping=True)
-
-
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextlib.contextmanager

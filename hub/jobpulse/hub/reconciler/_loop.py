@@ -23,17 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
-
+from jobpulse.hub.core.cache import ResponseCache
+from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.config import Settings
-from jobpulse.hub.core.db import make_engine, write_guard
-from jobpulse.hub.models import SETTING_UNKNOWN_JOBS
+from jobpulse.hub.core.db import make_engine
+from jobpulse.hub.influx import InfluxClient, cycle_query, parse_cycle_result
+from jobpulse.hub.state import JobState, Observation, apply_observation, new_job
+from jobpulse.hub.store import Change, Store
 
-from . import _writer
-from ._influx import InfluxClient
 from ._lock import leader_lock
-from ._query import cycle_query, parse_cycle_result
-from ._state import JobState, Observation, apply_observation, new_job, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -53,39 +51,29 @@ class CycleResult:
     write_seconds: float = 0.0
 
 
-def make_influx(settings: Settings, transport=None) -> InfluxClient:
-    return InfluxClient(
-        settings.influx_url,
-        settings.influx_db,
-        username=settings.influx_username,
-        password=settings.influx_password.get_secret_value() if settings.influx_password else None,
-        token=settings.influx_token.get_secret_value() if settings.influx_token else None,
-        timeout=settings.influx_timeout,
-        transport=transport,
-    )
-
-
 class Reconciler:
     def __init__(
         self,
         settings: Settings,
         *,
-        engine: Engine | None = None,
+        store: Store | None = None,
         influx: InfluxClient | None = None,
         reconciler_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
-        on_write: Callable[[], None] | None = None,
+        list_cache: ResponseCache | None = None,
     ) -> None:
+        """Without ``store`` the reconciler opens its own small pool, so API traffic never
+        starves a cycle; ``list_cache`` is the app's, invalidated by the cycle's writes."""
         self.settings = settings
-        self._own_engine = engine is None
-        self.engine = engine or make_engine(settings.database_url, pool_size=2)
+        self._own_store = store is None
+        self.store = store or Store(make_engine(settings.database_url, pool_size=2), list_cache)
         self._own_influx = influx is None
-        self.influx = influx or make_influx(settings)
+        self.influx = influx or InfluxClient.from_settings(settings)
         self.id = reconciler_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
-        self._on_write = on_write
-        self._lock = leader_lock(self.engine)
+        self._lock = leader_lock(self.store.engine)
         self._leader = False
+        # The last written state of every job in flight, and its row version.
         self._cache: dict[str, JobState] = {}
         self._versions: dict[str, datetime] = {}
         self._newest: datetime | None = None
@@ -111,70 +99,79 @@ class Reconciler:
             return result
 
     def _cycle(self) -> CycleResult:
-        if not self._lock.acquire():
-            if self._leader:
-                logger.warning("reconciler %s is no longer the leader", self.id)
-            self._leader = False
-            self._cache.clear()
-            self._versions.clear()
+        if not self._lead():
             return CycleResult(leader=False)
-        if not self._leader:
-            self._become_leader()
-
         now = self._clock()
         since = self._window_start(now)
         t0 = time.perf_counter()
         observations = parse_cycle_result(self.influx.query(cycle_query(since)))
         t1 = time.perf_counter()
 
-        missing = [i for i in observations if i not in self._cache]
-        if missing:
-            with self.engine.connect() as conn:
-                states, versions = _writer.load_states(conn, missing)
-            self._cache.update(states)
-            self._versions.update(versions)
-
-        candidates: dict[str, tuple[JobState | None, JobState]] = {}
+        self._load_missing(list(observations))
+        planned = {}
         for job_id, obs in observations.items():
-            base = self._cache.get(job_id)
-            if base is None:
-                self._register(job_id, obs, candidates)
-                continue
-            new = apply_observation(base, obs)
-            if new != base:
-                candidates[job_id] = (base, new)
-
+            change = self._plan(obs, self._cache.get(job_id))
+            if change is not None:
+                planned[job_id] = change
         newest = max((o.time for o in observations.values()), default=None)
         if self._newest is not None and (newest is None or self._newest > newest):
             newest = self._newest
-        with write_guard(self.engine), self.engine.begin() as conn:
-            current = _writer.load_versions(conn, list(candidates), for_update=True)
-            touched = [i for i in candidates if current.get(i) != self._versions.get(i)]
-            fresh: dict[str, JobState] = {}
-            if touched:
-                fresh, fresh_versions = _writer.load_states(conn, touched)
-                self._versions.update(fresh_versions)
-                for job_id in touched:
-                    base = fresh.get(job_id)
-                    candidates.pop(job_id)
-                    if base is None:
-                        self._register(job_id, observations[job_id], candidates)
-                        continue
-                    new = apply_observation(base, observations[job_id])
-                    if new != base:
-                        candidates[job_id] = (base, new)
-            states = [new for _, new in candidates.values()]
-            _writer.write_states(conn, states, {i: b for i, (b, _) in candidates.items()}, now)
-            _writer.write_pipeline(conn, reconciled_at=now, newest_point_at=newest, reconciler_id=self.id)
-            if len(self._unknown) != self._unknown_written:
-                _writer.write_settings(conn, {SETTING_UNKNOWN_JOBS: str(len(self._unknown))})
+        unknown = len(self._unknown)
+        commit = self.store.commit_cycle(
+            planned, self._versions, lambda job_id, base: self._plan(observations[job_id], base),
+            now=now, newest_point_at=newest, reconciler_id=self.id,
+            unknown_jobs=unknown if unknown != self._unknown_written else None,
+        )
         t2 = time.perf_counter()
-        self._unknown_written = len(self._unknown)
-        if states and self._on_write is not None:
-            self._on_write()
+        self._unknown_written = unknown
+        self._remember(commit.reloaded, commit.versions, commit.written, now, observations)
+        self._newest = newest
+        return CycleResult(
+            leader=True, since=since, observed=len(observations), written=len(commit.written),
+            registered=sum(1 for base, _ in commit.written if base is None), unknown=len(self._unknown),
+            newest_point_at=newest, query_seconds=t1 - t0, write_seconds=t2 - t1,
+        )
 
-        self._cache.update(fresh)
-        for s in states:
+    def _lead(self) -> bool:
+        """Hold (or take) the leader lock; a replica that is not the leader keeps no state."""
+        if not self._lock.acquire():
+            if self._leader:
+                logger.warning("reconciler %s is no longer the leader", self.id)
+            self._leader = False
+            self._cache.clear()
+            self._versions.clear()
+            return False
+        if not self._leader:
+            self._cache, self._versions, self._newest = self.store.load_active()
+            self._leader = True
+            logger.info("reconciler %s is the leader (%d active jobs)", self.id, len(self._cache))
+        return True
+
+    def _load_missing(self, ids: list[str]) -> None:
+        missing = [i for i in ids if i not in self._cache]
+        if missing:
+            states, versions = self.store.load_states(missing)
+            self._cache.update(states)
+            self._versions.update(versions)
+
+    def _plan(self, obs: Observation, base: JobState | None) -> Change | None:
+        """What ``obs`` changes in the job: None for no change (or an unknown job that is
+        not registered automatically)."""
+        if base is not None:
+            new = apply_observation(base, obs)
+            return None if new == base else (base, new)
+        if self.settings.auto_register:
+            return None, apply_observation(new_job(obs), obs)
+        if obs.job_id not in self._unknown:
+            logger.warning("telemetry for unknown job %r ignored (JOBPULSE_AUTO_REGISTER=false)", obs.job_id)
+            if len(self._unknown) < _UNKNOWN_REMEMBERED:
+                self._unknown.add(obs.job_id)
+        return None
+
+    def _remember(self, reloaded, versions, written: list[Change], now: datetime, observations) -> None:
+        self._cache.update(reloaded)
+        self._versions.update(versions)
+        for _, s in written:
             self._cache[s.id] = s
             self._versions[s.id] = now
         # Finished jobs leave the cache once their points leave the window; a late point
@@ -182,38 +179,6 @@ class Reconciler:
         for job_id in [i for i, s in self._cache.items() if s.terminal and i not in observations]:
             del self._cache[job_id]
             self._versions.pop(job_id, None)
-        self._newest = newest
-        return CycleResult(
-            leader=True,
-            since=since,
-            observed=len(observations),
-            written=len(states),
-            registered=sum(1 for b, _ in candidates.values() if b is None),
-            unknown=len(self._unknown),
-            newest_point_at=newest,
-            query_seconds=t1 - t0,
-            write_seconds=t2 - t1,
-        )
-
-    def _register(self, job_id: str, obs: Observation, candidates: dict) -> None:
-        if self.settings.auto_register:
-            candidates[job_id] = (None, apply_observation(new_job(obs), obs))
-            return
-        if job_id not in self._unknown:
-            logger.warning(
-                "telemetry for unknown job %r ignored (JOBPULSE_AUTO_REGISTER=false)", job_id
-            )
-            if len(self._unknown) < _UNKNOWN_REMEMBERED:
-                self._unknown.add(job_id)
-
-    def _become_leader(self) -> None:
-        with self.engine.connect() as conn:
-            states, versions = _writer.load_active_states(conn)
-            pipeline = _writer.read_pipeline(conn)
-        self._cache, self._versions = states, versions
-        self._newest = pipeline["newest_point_at"] if pipeline else None
-        self._leader = True
-        logger.info("reconciler %s is the leader (%d active jobs)", self.id, len(states))
 
     def _window_start(self, now: datetime) -> datetime:
         floor = now - timedelta(seconds=self.settings.reconcile_max_lookback)
@@ -260,5 +225,5 @@ class Reconciler:
             self._leader = False
         if self._own_influx:
             self.influx.close()
-        if self._own_engine:
-            self.engine.dispose()
+        if self._own_store:
+            self.store.dispose()

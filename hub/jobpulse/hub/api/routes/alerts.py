@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from jobpulse.agent.semconv import ALERT_LABEL_JOB_ID, ALERT_LABEL_RULE, ATTR_JOB_ID
-from jobpulse.hub import crud
-from jobpulse.hub.api.deps import EngineDep, SettingsDep, WebhookAuth
-from jobpulse.hub.reconciler._state import FAILED, STALLED
+from jobpulse.hub.api.deps import SettingsDep, StoreDep, WebhookAuth
 from jobpulse.hub.schemas import AlertOutcome, GrafanaAlert, GrafanaWebhook, WebhookResult
+from jobpulse.hub.state import FAILED, STALLED
+from jobpulse.semconv import (
+    ALERT_LABEL_JOB_ID,
+    ALERT_LABEL_RULE,
+    ATTR_JOB_ID,
+    RULE_JOB_FAILED,
+    RULE_JOB_STALLED,
+    RULE_PIPELINE_DOWN,
+)
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-RULE_STALLED = "job_stalled"
-RULE_FAILED = "job_failed"
-RULE_STUCK = "job_stuck"
-RULE_PIPELINE_DOWN = "pipeline_down"
 _JOB_ID_LABELS = (ALERT_LABEL_JOB_ID, ATTR_JOB_ID)
 
 
@@ -43,10 +45,8 @@ def _job_id(alert: GrafanaAlert) -> str | None:
 
 
 @router.post("/grafana", response_model=WebhookResult, dependencies=[WebhookAuth])
-def grafana_webhook(payload: GrafanaWebhook, engine: EngineDep, settings: SettingsDep,
-                    request: Request) -> WebhookResult:
-    with engine.connect() as conn:
-        fresh = crud.pipeline_status(conn, settings).fresh
+def grafana_webhook(payload: GrafanaWebhook, store: StoreDep, settings: SettingsDep) -> WebhookResult:
+    fresh = store.pipeline_status(settings.freshness_seconds).fresh
     outcomes: list[AlertOutcome] = []
 
     def out(alert, rule, job_id, action, applied, reason):
@@ -62,23 +62,23 @@ def grafana_webhook(payload: GrafanaWebhook, engine: EngineDep, settings: Settin
             reason_state = alert.annotations.get("grafana_state_reason", "")
             if firing:
                 since = alert.startsAt.isoformat() if alert.startsAt else "now"
-                crud.set_pipeline_alert(engine, since)
+                store.set_pipeline_alert(since)
                 fresh = False
                 out(alert, rule, None, "pipeline_down", True, "stale transitions held until the pipeline recovers")
             elif reason_state == "MissingSeries":
                 out(alert, rule, None, "none", False, "resolved by MissingSeries: not a recovery")
             else:
-                crud.set_pipeline_alert(engine, None)
+                store.set_pipeline_alert(None)
                 out(alert, rule, None, "pipeline_up", True, "pipeline alert resolved")
             continue
         if job_id is None:
             out(alert, rule, None, "none", False,
                 f"no job id label (alertname={alert.labels.get('alertname', '?')}): ignored")
             continue
-        if rule not in (RULE_STALLED, RULE_FAILED):
+        if rule not in (RULE_JOB_STALLED, RULE_JOB_FAILED):
             out(alert, rule, job_id, "none", False, f"rule {rule!r} does not change job state")
             continue
-        target = STALLED if rule == RULE_STALLED else FAILED
+        target = STALLED if rule == RULE_JOB_STALLED else FAILED
         if not firing:
             out(alert, rule, job_id, "none", False, "resolved alerts never change a job; telemetry does")
             continue
@@ -87,7 +87,7 @@ def grafana_webhook(payload: GrafanaWebhook, engine: EngineDep, settings: Settin
             out(alert, rule, job_id, target, False, "pipeline not fresh: stale transitions refused")
             continue
         threshold = settings.stalled_after if target == STALLED else settings.failed_after
-        decision = crud.apply_stale(engine, job_id, target, threshold)
+        decision = store.apply_stale(job_id, target, threshold)
         if decision is None:
             out(alert, rule, job_id, target, False, "unknown job")
             continue
@@ -96,8 +96,6 @@ def grafana_webhook(payload: GrafanaWebhook, engine: EngineDep, settings: Settin
         out(alert, rule, job_id, target, decision.applied, decision.reason)
 
     applied = sum(1 for o in outcomes if o.applied)
-    if applied:
-        request.app.state.list_cache.clear()
     refused = sum(1 for o in outcomes if not o.applied and o.action != "none")
     return WebhookResult(
         received=len(payload.alerts), applied=applied, refused=refused,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-
-from jobpulse.hub.api.deps import EngineDep, InfluxDep
-from jobpulse.hub.reconciler import InfluxError
+from jobpulse.hub.api.deps import InfluxDep, StoreDep
+from jobpulse.hub.influx import InfluxError
 from jobpulse.hub.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -21,11 +19,10 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-def readyz(engine: EngineDep, influx: InfluxDep):
+def readyz(store: StoreDep, influx: InfluxDep):
     database = influxdb = "ok"
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        store.ping()
     except Exception as err:  # noqa: BLE001 - readiness reports, never raises
         database = f"unavailable: {type(err).__name__}"
     try:

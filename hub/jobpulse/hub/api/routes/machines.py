@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from jobpulse.hub import crud
-from jobpulse.hub.api.deps import SessionDep
+from jobpulse.hub.api.deps import StoreDep
 from jobpulse.hub.schemas import JobTypeName, MachinesSummary, MachineSummary
 
 router = APIRouter(prefix="/machines", tags=["machines"])
 
 
 @router.get("/summary", response_model=MachinesSummary)
-def machines_summary(session: SessionDep, job_type: JobTypeName = "backup") -> MachinesSummary:
-    rows = crud.machines_summary(session, job_type)
+def machines_summary(store: StoreDep, job_type: JobTypeName = "backup") -> MachinesSummary:
+    rows = store.machines_summary(job_type)
     return MachinesSummary(job_type=job_type, data=[MachineSummary(**r) for r in rows], count=len(rows))

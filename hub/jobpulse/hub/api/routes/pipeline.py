@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from jobpulse.hub import crud
-from jobpulse.hub.api.deps import SessionDep, SettingsDep
+from jobpulse.hub.api.deps import SettingsDep, StoreDep
 from jobpulse.hub.schemas import PipelinePublic
 
 router = APIRouter(tags=["pipeline"])
 
 
 @router.get("/pipeline", response_model=PipelinePublic)
-def pipeline(session: SessionDep, settings: SettingsDep) -> PipelinePublic:
-    status = crud.pipeline_status(session.connection(), settings)
-    row = status.row
+def pipeline(store: StoreDep, settings: SettingsDep) -> PipelinePublic:
+    status = store.pipeline_status(settings.freshness_seconds)
 
     def age(value):
         return None if value is None else round((status.now - value).total_seconds(), 3)
@@ -23,11 +21,11 @@ def pipeline(session: SessionDep, settings: SettingsDep) -> PipelinePublic:
     return PipelinePublic(
         fresh=status.fresh,
         reason=status.reason,
-        last_reconcile_at=row.get("last_reconcile_at"),
-        newest_point_at=row.get("newest_point_at"),
-        reconciler_id=row.get("reconciler_id"),
-        reconcile_age_seconds=age(row.get("last_reconcile_at")),
-        newest_point_age_seconds=age(row.get("newest_point_at")),
+        last_reconcile_at=status.last_reconcile_at,
+        newest_point_at=status.newest_point_at,
+        reconciler_id=status.reconciler_id,
+        reconcile_age_seconds=age(status.last_reconcile_at),
+        newest_point_age_seconds=age(status.newest_point_at),
         freshness_seconds=settings.freshness_seconds,
         stalled_after_seconds=settings.stalled_after,
         failed_after_seconds=settings.failed_after,

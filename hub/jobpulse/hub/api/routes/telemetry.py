@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from jobpulse.hub import crud, errors
-from jobpulse.hub.api.deps import EngineDep, TokenAuth
-from jobpulse.hub.reconciler._state import DiskObservation, Observation, to_naive_utc, utcnow
+from jobpulse.hub import errors
+from jobpulse.hub.api.deps import StoreDep, TokenAuth
+from jobpulse.hub.core.clock import to_naive_utc, utcnow
+from jobpulse.hub.state import DiskObservation, Observation
 from jobpulse.hub.schemas import JobTypeName, LegacyTelemetry
 
 router = APIRouter(prefix="/telemetry", tags=["telemetry"])
@@ -35,17 +36,17 @@ def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
         time=t,
         job_type=body.job_type,
         status=body.status,
-        phase=body.current_phase,
+        current_phase=body.current_phase,
         bytes_transferred=body.bytes_transferred,
         total_bytes=body.total_bytes,
-        speed_bps=body.transfer_speed_bps,
+        transfer_speed_bps=body.transfer_speed_bps,
         eta_seconds=body.eta_seconds,
         progress_percent=body.progress_percent,
         error_message=body.error,
         disks=tuple(
             DiskObservation(
-                index=d.disk_index, bytes_transferred=d.bytes_transferred,
-                total_bytes=d.total_bytes, status=d.status, progress_percent=d.progress_percent,
+                disk_index=d.disk_index, bytes_transferred=d.bytes_transferred,
+                size_bytes=d.total_bytes, status=d.status, progress_percent=d.progress_percent,
             )
             for d in body.disks
         ),
@@ -61,7 +62,7 @@ def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
         "schema": LegacyTelemetry.model_json_schema()}}, "required": True}},
     responses={400: {"description": "invalid body"}, 404: {"description": "unknown job"}},
 )
-async def legacy_telemetry(job_type: JobTypeName, job_id: str, request: Request, engine: EngineDep):
+async def legacy_telemetry(job_type: JobTypeName, job_id: str, request: Request, store: StoreDep):
     raw = await request.body()
     try:
         data = json.loads(raw)
@@ -77,6 +78,5 @@ async def legacy_telemetry(job_type: JobTypeName, job_id: str, request: Request,
         raise errors.InvalidInput("job_id in the body differs from the job id in the path")
     if body.job_type is not None and body.job_type != job_type:
         raise errors.InvalidInput("job_type in the body differs from the job type in the path")
-    await run_in_threadpool(crud.apply_legacy, engine, job_type, job_id, to_observation(job_id, body))
-    request.app.state.list_cache.clear()
+    await run_in_threadpool(store.apply_observation, job_type, job_id, to_observation(job_id, body))
     return Response(status_code=204)

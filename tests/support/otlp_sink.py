@@ -1,4 +1,9 @@
-"""A real OTLP/HTTP receiver for tests and the benchmark: decodes every ExportMetricsServiceRequest."""
+"""A real OTLP/HTTP receiver standing in for the collector, for agent tests and the agent benchmark.
+
+It answers every export like a collector does (200, empty ExportMetricsServiceResponse), over
+HTTP/1.1 keep-alive as the exporter expects. Tests keep and decode every request; the
+benchmark passes ``keep=False`` so the sink only counts and costs the agent nothing extra.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +15,33 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
+_RESPONSE = ExportMetricsServiceResponse().SerializeToString()
+
 
 class OtlpSink:
-    def __init__(self, keep: bool = True, port: int = 0) -> None:
+    """Listens on 127.0.0.1 (``port=0``: a free port) until ``close()``; usable as a context manager."""
+
+    def __init__(self, *, keep: bool = True, port: int = 0) -> None:
         self.requests: list[ExportMetricsServiceRequest] = []
+        self.received = 0
         self.lock = threading.Lock()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if keep:
-                    req = ExportMetricsServiceRequest.FromString(body)
-                    with sink.lock:
+                req = ExportMetricsServiceRequest.FromString(body) if keep else None
+                with sink.lock:
+                    sink.received += 1
+                    if req is not None:
                         sink.requests.append(req)
-                out = ExportMetricsServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(out)))
+                self.send_header("Content-Length", str(len(_RESPONSE)))
                 self.end_headers()
-                self.wfile.write(out)
+                self.wfile.write(_RESPONSE)
 
             def log_message(self, *args):
                 pass
@@ -59,6 +71,12 @@ class OtlpSink:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def __enter__(self) -> OtlpSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _any(v):

@@ -1,4 +1,4 @@
-"""A small InfluxDB 1.x /query client (InfluxQL over HTTP). The transport is injectable
+"""A small InfluxDB /query client (InfluxQL over HTTP; 1.x, or 2.x through a DBRP mapping). The transport is injectable
 (``httpx.MockTransport`` in unit tests, the real server everywhere else).
 
 Exceptions::
@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
+from jobpulse.hub.core.config import Settings
 
 
 class InfluxError(Exception):
@@ -57,6 +59,18 @@ class InfluxClient:
             headers=headers,
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> InfluxClient:
+        return cls(
+            settings.influx_url,
+            settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+            token=settings.influx_token.get_secret_value() if settings.influx_token else None,
+            timeout=settings.influx_timeout,
             transport=transport,
         )
 

@@ -14,25 +14,24 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from jobpulse.agent.semconv import DiskStatus, Phase, Status, TERMINAL_STATUSES
+from jobpulse.semconv import DiskStatus, Phase
 
-PENDING = Status.PENDING.label
-RUNNING = Status.RUNNING.label
-STALLED = Status.STALLED.label
-COMPLETED = Status.COMPLETED.label
-FAILED = Status.FAILED.label
-CANCELLED = Status.CANCELLED.label
-
-STATUSES = tuple(s.label for s in Status)
-TERMINAL = frozenset(s.label for s in TERMINAL_STATUSES)
-PHASES = tuple(p.label for p in Phase)
-DISK_STATUSES = tuple(s.label for s in DiskStatus)
-_DISK_TERMINAL = frozenset(
-    {DiskStatus.COMPLETED.label, DiskStatus.FAILED.label, DiskStatus.CANCELLED.label}
+from ._records import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    STALLED,
+    TERMINAL,
+    DiskObservation,
+    DiskState,
+    JobState,
+    Observation,
+    StaleDecision,
 )
+
 _DISK_RANK = {
     DiskStatus.PENDING.label: 0,
     DiskStatus.TRANSFERRING.label: 1,
@@ -40,86 +39,9 @@ _DISK_RANK = {
     DiskStatus.FAILED.label: 2,
     DiskStatus.CANCELLED.label: 2,
 }
+_DISK_TERMINAL = frozenset(s.label for s in DiskStatus if s.terminal)
 
 STALE_MESSAGE = "Job stalled - no telemetry for {}"
-
-
-def utcnow() -> datetime:
-    """Naive UTC, the form every time column stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def to_naive_utc(value: datetime) -> datetime:
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-@dataclass(frozen=True)
-class DiskState:
-    index: int
-    size_bytes: int = 0
-    bytes_transferred: int = 0
-    status: str = DiskStatus.PENDING.label
-    progress_percent: float = 0.0
-
-
-@dataclass(frozen=True)
-class JobState:
-    id: str
-    job_type: str
-    machine: str
-    status: str = PENDING
-    current_phase: str = PENDING
-    bytes_transferred: int = 0
-    total_bytes: int = 0
-    transfer_speed_bps: int = 0
-    eta_seconds: int | None = None
-    progress_percent: float = 0.0
-    average_speed_bps: int | None = None
-    duration_seconds: float | None = None
-    error_message: str | None = None
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    last_telemetry_at: datetime | None = None
-    last_progress_at: datetime | None = None
-    disks: tuple[DiskState, ...] = ()
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-
-@dataclass(frozen=True)
-class DiskObservation:
-    index: int
-    bytes_transferred: int | None = None
-    total_bytes: int | None = None
-    status: str | None = None
-    progress_percent: float | None = None
-
-
-@dataclass(frozen=True)
-class Observation:
-    """The newest known values of one job at ``time`` (None: not reported)."""
-
-    job_id: str
-    time: datetime
-    job_type: str | None = None
-    machine: str | None = None
-    status: str | None = None
-    phase: str | None = None
-    bytes_transferred: int | None = None
-    total_bytes: int | None = None
-    speed_bps: int | None = None
-    eta_seconds: int | None = None
-    progress_percent: float | None = None
-    average_speed_bps: int | None = None
-    duration_seconds: float | None = None
-    last_progress_at: datetime | None = None
-    error_message: str | None = None
-    disks: tuple[DiskObservation, ...] = ()
 
 
 def pct(value: float) -> float:
@@ -153,15 +75,15 @@ def new_job(obs: Observation, *, created_at: datetime | None = None) -> JobState
 def _merge_disks(
     disks: tuple[DiskState, ...], seen: tuple[DiskObservation, ...], frozen: bool
 ) -> tuple[DiskState, ...]:
-    by_index = {d.index: d for d in disks}
+    by_index = {d.disk_index: d for d in disks}
     for o in seen:
-        if frozen and o.index not in by_index:
+        if frozen and o.disk_index not in by_index:
             continue  # a finished job's disk set is final: its total stays their sum
-        d = by_index.get(o.index, DiskState(index=o.index))
+        d = by_index.get(o.disk_index, DiskState(disk_index=o.disk_index))
         size = d.size_bytes
-        resized = o.total_bytes is not None and o.total_bytes >= 0 and o.total_bytes != size
+        resized = o.size_bytes is not None and o.size_bytes >= 0 and o.size_bytes != size
         if resized:
-            size = o.total_bytes
+            size = o.size_bytes
         done = _grow(d.bytes_transferred, o.bytes_transferred, resized)
         status = d.status
         if o.status in _DISK_RANK and not frozen:
@@ -177,7 +99,7 @@ def _merge_disks(
             percent = max(_ratio(done, size), 0.0 if resized else d.progress_percent)
         else:
             percent = d.progress_percent
-        by_index[o.index] = DiskState(o.index, size, done, status, percent)
+        by_index[o.disk_index] = DiskState(o.disk_index, size, done, status, percent)
     return tuple(by_index[i] for i in sorted(by_index))
 
 
@@ -226,10 +148,10 @@ def apply_observation(state: JobState, obs: Observation) -> JobState:
         if state.status == STALLED and status == RUNNING:
             error = None
         if newer:
-            if obs.phase is not None:
-                phase = obs.phase
-            if obs.speed_bps is not None:
-                speed = max(0, obs.speed_bps)
+            if obs.current_phase is not None:
+                phase = obs.current_phase
+            if obs.transfer_speed_bps is not None:
+                speed = max(0, obs.transfer_speed_bps)
             if obs.eta_seconds is not None:
                 eta = max(0, obs.eta_seconds)
             if obs.average_speed_bps is not None:
@@ -244,7 +166,7 @@ def apply_observation(state: JobState, obs: Observation) -> JobState:
             completed = completed or obs.time
             eta = 0 if status == COMPLETED else None
             if status == COMPLETED:
-                phase = Phase.DONE.label if obs.phase is None else phase
+                phase = Phase.DONE.label if obs.current_phase is None else phase
             if status == FAILED:
                 error = obs.error_message or error or "job failed"
             if obs.duration_seconds is not None:
@@ -287,13 +209,6 @@ def format_silence(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs}s"
     return f"{secs}s"
-
-
-@dataclass(frozen=True)
-class StaleDecision:
-    state: JobState
-    applied: bool
-    reason: str
 
 
 def mark_stale(state: JobState, target: str, now: datetime, threshold: float) -> StaleDecision:

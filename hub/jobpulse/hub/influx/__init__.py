@@ -1,0 +1,40 @@
+"""InfluxDB as the hub reads it: the /query client, the InfluxQL it sends, and the parsing
+of its answers into observations and chart lines."""
+
+from ._client import (
+    InfluxClient,
+    InfluxConnectionError,
+    InfluxError,
+    InfluxQueryError,
+    InfluxResponseError,
+)
+from ._influxql import (
+    cycle_query,
+    naive_query,
+    parse_step,
+    quote_ident,
+    quote_literal,
+    series_aggregate,
+    series_query,
+    time_literal,
+)
+from ._parse import SeriesLine, parse_cycle_result, parse_series
+
+__all__ = [
+    "InfluxClient",
+    "InfluxConnectionError",
+    "InfluxError",
+    "InfluxQueryError",
+    "InfluxResponseError",
+    "SeriesLine",
+    "cycle_query",
+    "naive_query",
+    "parse_cycle_result",
+    "parse_series",
+    "parse_step",
+    "quote_ident",
+    "quote_literal",
+    "series_aggregate",
+    "series_query",
+    "time_literal",
+]

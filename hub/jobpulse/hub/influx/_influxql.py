@@ -1,0 +1,116 @@
+"""InfluxQL for the reconciler and the series endpoint.
+
+Every identifier and string literal goes through ``quote_ident``/``quote_literal``;
+job ids are only ever compared with ``=`` (never inside a regex), so hostile ids with
+quotes, backslashes, newlines or regex characters stay data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from jobpulse.hub.core.clock import to_naive_utc
+from jobpulse.semconv import (
+    ATTR_DISK_INDEX,
+    ATTR_ERROR_MESSAGE,
+    ATTR_JOB_ID,
+    DISK_ATTRIBUTES,
+    DISK_METRICS,
+    JOB_ATTRIBUTES,
+    JOB_AVERAGE_SPEED,
+    JOB_ERROR,
+    JOB_ETA,
+    JOB_METRICS,
+    JOB_SPEED,
+    MetricSpec,
+)
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(text: str, quote: str) -> str:
+    return "".join("\\" + ch if ch == quote else _ESCAPES.get(ch, ch) for ch in text)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + _escape(name, '"') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + _escape(value, "'") + "'"
+
+
+def time_literal(value: datetime) -> str:
+    return "'" + to_naive_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
+
+
+def _by_field(metrics: Iterable[MetricSpec]) -> dict[str, list[MetricSpec]]:
+    out: dict[str, list[MetricSpec]] = {}
+    for m in metrics:
+        out.setdefault(m.field, []).append(m)
+    return out
+
+
+def _raw_statement(metrics: list[MetricSpec], field: str, since: str, tags: tuple[str, ...]) -> str:
+    # Raw points with their tags as columns: InfluxDB 1.x answers this in time proportional
+    # to the points in the window; last() ... GROUP BY <tags> pays for every series of the
+    # shard instead (4.5 s vs 1.0 s for 220 000 series in the benchmark).
+    sources = ",".join(quote_ident(m.name) for m in metrics)
+    columns = ",".join(quote_ident(c) for c in (field,) + tags)
+    return f"SELECT {columns} FROM {sources} WHERE time > {since}"
+
+
+ERROR_TAGS = JOB_ATTRIBUTES + (ATTR_ERROR_MESSAGE,)
+
+
+def cycle_query(since: datetime) -> str:
+    """One request, a handful of statements: every job and disk point after ``since``
+    (the newest per series is kept by ``parse_cycle_result``)."""
+    lit = time_literal(since)
+    statements = [
+        _raw_statement(ms, field, lit, JOB_ATTRIBUTES) for field, ms in _by_field(JOB_METRICS).items()
+    ]
+    statements += [
+        _raw_statement(ms, field, lit, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()
+    ]
+    statements.append(_raw_statement([JOB_ERROR], JOB_ERROR.field, lit, ERROR_TAGS))
+    return ";".join(statements)
+
+
+def naive_query() -> str:
+    """The baseline the benchmark compares with: last() over all history of every series."""
+    return ";".join(
+        f"SELECT last({quote_ident(m.field)}) FROM {quote_ident(m.name)} GROUP BY *"
+        for m in JOB_METRICS + DISK_METRICS
+    )
+
+
+# --- series endpoint -------------------------------------------------------------
+
+_STEP = re.compile(r"^([1-9][0-9]{0,6})(s|m|h)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+# Rates and estimates are averaged inside a step; counters, codes and sizes keep their last value.
+_MEAN_METRICS = frozenset({JOB_SPEED.name, JOB_AVERAGE_SPEED.name, JOB_ETA.name})
+
+
+def parse_step(step: str) -> int | None:
+    m = _STEP.match(step)
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else None
+
+
+def series_aggregate(metric: MetricSpec) -> str:
+    return "mean" if metric.name in _MEAN_METRICS else "last"
+
+
+def series_query(metric: MetricSpec, job_id: str, start: datetime, end: datetime, step_seconds: int) -> str:
+    group = f"time({step_seconds}s)"
+    if ATTR_DISK_INDEX in metric.attributes:
+        group += "," + quote_ident(ATTR_DISK_INDEX)
+    return (
+        f"SELECT {series_aggregate(metric)}({quote_ident(metric.field)}) AS v FROM {quote_ident(metric.name)} "
+        f"WHERE {quote_ident(ATTR_JOB_ID)} = {quote_literal(job_id)} "
+        f"AND time >= {time_literal(start)} AND time <= {time_literal(end)} "
+        f"GROUP BY {group} fill(none)"
+    )

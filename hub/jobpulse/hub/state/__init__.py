@@ -1,0 +1,43 @@
+"""The hub's domain: a job's state, what an observation of it says, and the pure rules
+that merge the two (no I/O; property-tested in tests/hub/test_state_rules.py)."""
+
+from ._records import (
+    COMPLETED,
+    DISK_FIELDS,
+    FAILED,
+    JOB_FIELDS,
+    PENDING,
+    RUNNING,
+    STALLED,
+    STATUSES,
+    TERMINAL,
+    DiskObservation,
+    DiskState,
+    JobState,
+    Observation,
+    StaleDecision,
+)
+from ._rules import STALE_MESSAGE, apply_observation, format_silence, mark_stale, new_job, pct
+
+__all__ = [
+    "COMPLETED",
+    "DISK_FIELDS",
+    "FAILED",
+    "JOB_FIELDS",
+    "PENDING",
+    "RUNNING",
+    "STALE_MESSAGE",
+    "STALLED",
+    "STATUSES",
+    "TERMINAL",
+    "DiskObservation",
+    "DiskState",
+    "JobState",
+    "Observation",
+    "StaleDecision",
+    "apply_observation",
+    "format_silence",
+    "mark_stale",
+    "new_job",
+    "pct",
+]

@@ -1,0 +1,169 @@
+"""Job state <-> rows of ``jobs`` and ``job_disks``, and the batched statements that read
+and write them. Both mappings come from the one field list (``state.JOB_FIELDS``), so a
+column, the in-memory state and the upsert parameters cannot drift apart.
+
+Writes are upserts in batches (multi-row ``INSERT ... ON DUPLICATE KEY UPDATE`` on
+MySQL, ``INSERT ... ON CONFLICT DO UPDATE`` on SQLite), only for rows whose values changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from jobpulse.hub.models import (
+    PIPELINE_ROW_ID,
+    disks_table,
+    jobs_table,
+    pipeline_table,
+    settings_table,
+)
+from jobpulse.hub.state import DISK_FIELDS, JOB_FIELDS, TERMINAL, DiskState, JobState
+
+_CHUNK = 500
+VERSION = "updated_at"
+# An upsert never rewrites when a job was first seen.
+_JOB_UPDATED = tuple(c for c in JOB_FIELDS if c not in ("id", "created_at")) + (VERSION,)
+_DISK_UPDATED = tuple(c for c in DISK_FIELDS if c != "disk_index")
+
+Versions = dict[str, datetime]
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _percent(value) -> float:
+    # DECIMAL(5,2) on MySQL, REAL on SQLite: round so both compare equal to the state's value.
+    return round(float(value or 0), 2)
+
+
+def disk_from_row(row: Mapping) -> DiskState:
+    return DiskState(**{f: row[f] for f in DISK_FIELDS} | {"progress_percent": _percent(row["progress_percent"])})
+
+
+def state_from_rows(row: Mapping, disk_rows: Iterable[Mapping]) -> JobState:
+    disks = tuple(disk_from_row(d) for d in sorted(disk_rows, key=lambda d: d["disk_index"]))
+    return JobState(
+        **{f: row[f] for f in JOB_FIELDS} | {"progress_percent": _percent(row["progress_percent"])},
+        disks=disks,
+    )
+
+
+def _job_params(s: JobState, now: datetime) -> dict:
+    params = {f: getattr(s, f) for f in JOB_FIELDS}
+    params["created_at"] = s.created_at or now
+    params[VERSION] = now
+    return params
+
+
+def _disk_params(job_id: str, d: DiskState) -> dict:
+    return {f: getattr(d, f) for f in DISK_FIELDS} | {"job_id": job_id}
+
+
+def _with_disks(conn: Connection, rows: dict[str, Mapping]) -> tuple[dict[str, JobState], Versions]:
+    disks: dict[str, list] = {}
+    for chunk in _chunks(list(rows)):
+        for d in conn.execute(select(disks_table).where(disks_table.c.job_id.in_(chunk))).mappings():
+            disks.setdefault(d["job_id"], []).append(d)
+    states = {i: state_from_rows(r, disks.get(i, ())) for i, r in rows.items()}
+    return states, {i: r[VERSION] for i, r in rows.items()}
+
+
+def load_states(conn: Connection, ids: Iterable[str], *, for_update: bool = False) -> tuple[dict[str, JobState], Versions]:
+    """States and their versions for ``ids`` (missing ids are absent)."""
+    rows: dict[str, Mapping] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        stmt = select(jobs_table).where(jobs_table.c.id.in_(chunk))
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows.update((r["id"], r) for r in conn.execute(stmt).mappings())
+    return _with_disks(conn, rows)
+
+
+def load_active_states(conn: Connection) -> tuple[dict[str, JobState], Versions]:
+    stmt = select(jobs_table).where(jobs_table.c.status.not_in(sorted(TERMINAL)))
+    return _with_disks(conn, {r["id"]: r for r in conn.execute(stmt).mappings()})
+
+
+def load_versions(conn: Connection, ids: Sequence[str], *, for_update: bool) -> Versions:
+    """Only the version per id, locking the rows when asked (cheap re-check before writing)."""
+    out: Versions = {}
+    for chunk in _chunks(list(ids)):
+        stmt = select(jobs_table.c.id, jobs_table.c[VERSION]).where(jobs_table.c.id.in_(chunk))
+        if for_update:
+            stmt = stmt.with_for_update()
+        out.update({r[0]: r[1] for r in conn.execute(stmt)})
+    return out
+
+
+def _upsert(conn: Connection, table, params: list[dict], keys: tuple[str, ...], columns: tuple[str, ...]) -> None:
+    if not params:
+        return
+    name = conn.dialect.name
+    if name in ("mysql", "mariadb"):
+        stmt = mysql_dialect.insert(table)
+        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
+    elif name == "sqlite":
+        stmt = sqlite_dialect.insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+    else:  # pragma: no cover - only MySQL/MariaDB and SQLite are supported
+        raise NotImplementedError(name)
+    for chunk in _chunks(params, 1000):
+        conn.execute(stmt, list(chunk))
+
+
+def write_states(conn: Connection, states: Sequence[JobState], previous: Mapping[str, JobState | None],
+                 now: datetime) -> None:
+    """Upsert ``states`` (jobs, then only the disks that differ from ``previous``)."""
+    if not states:
+        return
+    _upsert(conn, jobs_table, [_job_params(s, now) for s in states], ("id",), _JOB_UPDATED)
+    disk_params = []
+    for s in states:
+        before = previous.get(s.id)
+        old = {d.disk_index: d for d in before.disks} if before else {}
+        disk_params += [_disk_params(s.id, d) for d in s.disks if old.get(d.disk_index) != d]
+    _upsert(conn, disks_table, disk_params, ("job_id", "disk_index"), _DISK_UPDATED)
+
+
+def insert_job(conn: Connection, state: JobState, now: datetime) -> None:
+    """Plain INSERT (registration): a duplicate id raises IntegrityError."""
+    conn.execute(jobs_table.insert(), [_job_params(state, now)])
+    if state.disks:
+        conn.execute(disks_table.insert(), [_disk_params(state.id, d) for d in state.disks])
+
+
+def read_pipeline(conn: Connection) -> Mapping | None:
+    return conn.execute(select(pipeline_table).where(pipeline_table.c.id == PIPELINE_ROW_ID)).mappings().first()
+
+
+def write_pipeline(conn: Connection, *, reconciled_at: datetime, newest_point_at: datetime | None,
+                   reconciler_id: str) -> None:
+    values = {"last_reconcile_at": reconciled_at, "reconciler_id": reconciler_id[:64], "updated_at": reconciled_at}
+    if newest_point_at is not None:
+        values["newest_point_at"] = newest_point_at
+    result = conn.execute(update(pipeline_table).where(pipeline_table.c.id == PIPELINE_ROW_ID).values(values))
+    if result.rowcount == 0:
+        conn.execute(pipeline_table.insert().values(id=PIPELINE_ROW_ID, **values))
+
+
+def read_settings(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(select(settings_table.c.key, settings_table.c.value)).all())
+
+
+def write_settings(conn: Connection, values: Mapping[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            conn.execute(settings_table.delete().where(settings_table.c.key == key))
+            continue
+        done = conn.execute(
+            update(settings_table).where(settings_table.c.key == key).values(value=value[:255])
+        ).rowcount
+        if not done:
+            conn.execute(settings_table.insert().values(key=key, value=value[:255]))

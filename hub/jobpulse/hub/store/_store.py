@@ -1,0 +1,293 @@
+"""``Store``: every read and write of job state in MySQL/SQLite, behind one handle.
+
+Routes and the reconciler hold a Store, never an Engine, a Connection or a Session. Every
+write goes through the state rules' results and ends by invalidating the job-list cache,
+so no caller has to remember to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from jobpulse.hub import errors
+from jobpulse.hub.core.cache import ResponseCache
+from jobpulse.hub.core.clock import utcnow
+from jobpulse.hub.core.db import write_guard
+from jobpulse.hub.models import (
+    SETTING_FAILED_AFTER,
+    SETTING_PIPELINE_ALERT,
+    SETTING_PIPELINE_FRESH,
+    SETTING_STALLED_AFTER,
+    SETTING_STUCK_AFTER,
+    SETTING_UNKNOWN_JOBS,
+    disks_table,
+    jobs_table,
+)
+from jobpulse.hub.state import COMPLETED, JobState, Observation, StaleDecision, apply_observation, mark_stale
+
+from . import _rows
+
+# (the state before, or None for a job not yet stored; the state to write)
+Change = tuple[JobState | None, JobState]
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    state: JobState
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: str | None = None
+    job_type: str | None = None
+    machine: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    fresh: bool
+    reason: str
+    last_reconcile_at: datetime | None
+    newest_point_at: datetime | None
+    reconciler_id: str | None
+    unknown_jobs: int
+    alert_since: str | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What the SQL alert rules read from the ``settings`` table."""
+
+    stalled_after: float
+    failed_after: float
+    stuck_after: float
+    pipeline_fresh: float
+
+
+@dataclass(frozen=True)
+class CycleCommit:
+    written: list[Change]
+    reloaded: dict[str, JobState]
+    versions: _rows.Versions
+
+
+class Store:
+    def __init__(self, engine: Engine, list_cache: ResponseCache | None = None) -> None:
+        self.engine = engine
+        self.list_cache = list_cache or ResponseCache(0)
+
+    def _changed(self) -> None:
+        self.list_cache.clear()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- jobs ----------------------------------------------------------------------
+
+    def register(self, state: JobState) -> StoredJob:
+        now = utcnow()
+        try:
+            with write_guard(self.engine), self.engine.begin() as conn:
+                _rows.insert_job(conn, state, now)
+        except IntegrityError as err:
+            raise errors.Conflict(f"job {state.id!r} is already registered") from err
+        self._changed()
+        stored = self.get_job(state.id)
+        assert stored is not None
+        return stored
+
+    def get_job(self, job_id: str) -> StoredJob | None:
+        with self.engine.connect() as conn:
+            states, versions = _rows.load_states(conn, [job_id])
+        if job_id not in states:
+            return None
+        return StoredJob(states[job_id], versions[job_id])
+
+    def job_if_changed(self, job_id: str, since: datetime | None) -> tuple[datetime | None, StoredJob | None]:
+        """(version, job): the job only when its version moved past ``since``; version None
+        once the job is gone."""
+        with self.engine.connect() as conn:
+            version = _rows.load_versions(conn, [job_id], for_update=False).get(job_id)
+            if version is None or version == since:
+                return version, None
+            states, versions = _rows.load_states(conn, [job_id])
+        if job_id not in states:
+            return None, None
+        return versions[job_id], StoredJob(states[job_id], versions[job_id])
+
+    def list_jobs(self, f: JobFilter, skip: int, limit: int, include_disks: bool) -> tuple[list[StoredJob], int]:
+        t = jobs_table.c
+        conds = [c == v for c, v in ((t.status, f.status), (t.job_type, f.job_type), (t.machine, f.machine))
+                 if v is not None]
+        if f.created_after is not None:
+            conds.append(t.created_at >= f.created_after)
+        if f.created_before is not None:
+            conds.append(t.created_at < f.created_before)
+        with self.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(jobs_table).where(*conds)).scalar_one()
+            rows = conn.execute(
+                select(jobs_table).where(*conds).order_by(t.created_at.desc(), t.id.desc()).offset(skip).limit(limit)
+            ).mappings().all()
+            disks: dict[str, list] = {}
+            if include_disks and rows:
+                stmt = (select(disks_table).where(disks_table.c.job_id.in_([r["id"] for r in rows]))
+                        .order_by(disks_table.c.job_id, disks_table.c.disk_index))
+                for d in conn.execute(stmt).mappings():
+                    disks.setdefault(d["job_id"], []).append(d)
+        jobs = [StoredJob(_rows.state_from_rows(r, disks.get(r["id"], ())), r[_rows.VERSION]) for r in rows]
+        return jobs, count
+
+    def _read_modify_write(self, job_id: str, change: Callable[[JobState], tuple[JobState, object]]):
+        """Lock one job's row, apply ``change`` to it and write the result if it differs.
+        None when the job is unknown; otherwise whatever ``change`` returned beside the state."""
+        with write_guard(self.engine), self.engine.begin() as conn:
+            states, _ = _rows.load_states(conn, [job_id], for_update=True)
+            base = states.get(job_id)
+            if base is None:
+                return None
+            new, result = change(base)
+            if new != base:
+                _rows.write_states(conn, [new], {job_id: base}, utcnow())
+        if new != base:
+            self._changed()
+        return result
+
+    def apply_observation(self, job_type: str, job_id: str, obs: Observation) -> JobState:
+        """One legacy telemetry post: the same rules and writer as a reconcile cycle."""
+
+        def change(base: JobState):
+            if base.job_type != job_type:
+                raise errors.NotFound(f"no {job_type} job {job_id!r}")
+            new = apply_observation(base, obs)
+            return new, new
+
+        new = self._read_modify_write(job_id, change)
+        if new is None:
+            raise errors.NotFound(f"no {job_type} job {job_id!r}")
+        return new
+
+    def apply_stale(self, job_id: str, target: str, threshold: float) -> StaleDecision | None:
+        """A stale alert for ``job_id``; None when the job is unknown."""
+
+        def change(base: JobState):
+            decision = mark_stale(base, target, utcnow(), threshold)
+            return decision.state, decision
+
+        return self._read_modify_write(job_id, change)
+
+    def machines_summary(self, job_type: str) -> list[dict]:
+        t = jobs_table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    t.machine,
+                    func.count().label("completed_jobs"),
+                    func.coalesce(func.sum(t.bytes_transferred), 0).label("total_bytes"),
+                    func.max(t.completed_at).label("last_completed_at"),
+                )
+                .where(t.status == COMPLETED, t.job_type == job_type)
+                .group_by(t.machine)
+                .order_by(t.machine)
+            ).mappings().all()
+        return [dict(r) | {"total_bytes": int(r["total_bytes"] or 0)} for r in rows]
+
+    # --- settings and pipeline ------------------------------------------------------
+
+    def publish_thresholds(self, thresholds: Thresholds) -> None:
+        """So that the SQL alert rules read the hub's configuration."""
+        with write_guard(self.engine), self.engine.begin() as conn:
+            _rows.write_settings(conn, {
+                SETTING_STALLED_AFTER: str(thresholds.stalled_after),
+                SETTING_FAILED_AFTER: str(thresholds.failed_after),
+                SETTING_STUCK_AFTER: str(thresholds.stuck_after),
+                SETTING_PIPELINE_FRESH: str(thresholds.pipeline_fresh),
+            })
+
+    def set_pipeline_alert(self, since: str | None) -> None:
+        with write_guard(self.engine), self.engine.begin() as conn:
+            _rows.write_settings(conn, {SETTING_PIPELINE_ALERT: since})
+
+    def pipeline_status(self, freshness_seconds: float) -> PipelineStatus:
+        now = utcnow()
+        with self.engine.connect() as conn:
+            row = dict(_rows.read_pipeline(conn) or {})
+            values = _rows.read_settings(conn)
+        alert_since = values.get(SETTING_PIPELINE_ALERT)
+        try:
+            unknown = int(values.get(SETTING_UNKNOWN_JOBS) or 0)
+        except ValueError:
+            unknown = 0
+        last = row.get("last_reconcile_at")
+        if last is None:
+            fresh, reason = False, "no reconcile cycle has completed yet"
+        elif (now - last).total_seconds() > freshness_seconds:
+            fresh, reason = False, (
+                f"last reconcile {(now - last).total_seconds():.0f}s ago (limit {freshness_seconds:.0f}s)"
+            )
+        elif alert_since:
+            fresh, reason = False, f"pipeline_down alert firing since {alert_since}"
+        else:
+            fresh, reason = True, "ok"
+        return PipelineStatus(fresh, reason, last, row.get("newest_point_at"), row.get("reconciler_id"),
+                              unknown, alert_since, now)
+
+    # --- the reconciler's side -------------------------------------------------------
+
+    def load_states(self, ids: list[str]) -> tuple[dict[str, JobState], _rows.Versions]:
+        with self.engine.connect() as conn:
+            return _rows.load_states(conn, ids)
+
+    def load_active(self) -> tuple[dict[str, JobState], _rows.Versions, datetime | None]:
+        """Every job not yet terminal, and the newest point the pipeline has seen."""
+        with self.engine.connect() as conn:
+            states, versions = _rows.load_active_states(conn)
+            pipeline = _rows.read_pipeline(conn)
+        return states, versions, pipeline["newest_point_at"] if pipeline else None
+
+    def commit_cycle(
+        self,
+        planned: Mapping[str, Change],
+        known: _rows.Versions,
+        replan: Callable[[str, JobState | None], Change | None],
+        *,
+        now: datetime,
+        newest_point_at: datetime | None,
+        reconciler_id: str,
+        unknown_jobs: int | None = None,
+    ) -> CycleCommit:
+        """One transaction: lock the rows about to change, re-plan those another writer
+        touched since ``known`` (webhook, legacy endpoint), write what changed and the
+        pipeline's freshness."""
+        changes = dict(planned)
+        with write_guard(self.engine), self.engine.begin() as conn:
+            current = _rows.load_versions(conn, list(changes), for_update=True)
+            touched = [i for i in changes if current.get(i) != known.get(i)]
+            reloaded, versions = _rows.load_states(conn, touched) if touched else ({}, {})
+            for job_id in touched:
+                change = replan(job_id, reloaded.get(job_id))
+                if change is None:
+                    del changes[job_id]
+                else:
+                    changes[job_id] = change
+            written = list(changes.values())
+            _rows.write_states(conn, [new for _, new in written], {i: b for i, (b, _) in changes.items()}, now)
+            _rows.write_pipeline(conn, reconciled_at=now, newest_point_at=newest_point_at,
+                                 reconciler_id=reconciler_id)
+            if unknown_jobs is not None:
+                _rows.write_settings(conn, {SETTING_UNKNOWN_JOBS: str(unknown_jobs)})
+        if written:
+            self._changed()
+        return CycleCommit(written, reloaded, versions)
