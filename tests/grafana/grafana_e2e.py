@@ -17,7 +17,7 @@ import pymysql
 from jobpulse.stack import Hub, free_port
 
 from . import grafana_files as gf
-from .grafana_macros import mysql_session_setup
+from .emulation.macros import mysql_session_setup
 
 API_TOKEN = "grafana-e2e-token"
 WEBHOOK_AUTH = ("grafana", "grafana-e2e-hook")

@@ -22,7 +22,10 @@ PROVIDER_FILE = DASHBOARDS_DIR / "provisioning" / "dashboards" / "jobpulse.yaml"
 RULES_FILE = ALERTS_DIR / "rules.yaml"
 CONTACT_POINTS_FILE = ALERTS_DIR / "contact-points.yaml"
 POLICIES_FILE = ALERTS_DIR / "policies.yaml"
-ALERT_FILES = sorted(ALERTS_DIR.glob("*.yaml"))
+PAGERDUTY_DIR = ALERTS_DIR / "pagerduty"
+PAGER_CONTACT_POINTS_FILE = PAGERDUTY_DIR / "contact-points.yaml"
+PAGER_POLICIES_FILE = PAGERDUTY_DIR / "policies.yaml"
+ALERT_FILES = sorted(ALERTS_DIR.glob("*.yaml")) + sorted(PAGERDUTY_DIR.glob("*.yaml"))
 
 INFLUX_UID = "jobpulse-influxdb"
 MYSQL_UID = "jobpulse-mysql"
@@ -99,16 +102,14 @@ def annotation_queries() -> list[Query]:
     return out
 
 
-def rule_queries(expanded: bool = True) -> list[Query]:
-    """The datasource queries of the alert rules; `expanded` applies Grafana's $$ -> $ file unescaping."""
+def rule_queries() -> list[Query]:
+    """The datasource queries of the alert rules, as Grafana stores them: the model raw, not interpolated."""
     out = []
     for rule in rules():
         for q in rule["data"]:
             if q["datasourceUid"] == "__expr__":
                 continue
             text = q["model"]["rawSql"]
-            if expanded:
-                text = text.replace("$$", "$")
             out.append(Query(f"{rule['uid']} / {q['refId']}", q["datasourceUid"], text, q["model"]["format"]))
     return out
 

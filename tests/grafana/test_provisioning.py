@@ -1,6 +1,6 @@
 """`jobpulse-grafana apply` against a STAND-IN for Grafana's HTTP API.
 
-Grafana cannot run in this environment, so these tests use grafana_standin.GrafanaStandIn: a mock HTTP
+Grafana cannot run in this environment, so these tests use emulation.standin.GrafanaStandIn: a mock HTTP
 server written from Grafana's HTTP API documentation (data source, folder, dashboard and alerting
 provisioning APIs). The command talks to it over real HTTP through grafana-client, exactly as it would
 talk to Grafana; nothing inside the product is faked.
@@ -18,7 +18,7 @@ import yaml
 from jobpulse.grafana.cli import main
 
 from . import grafana_files as gf
-from .grafana_standin import GrafanaStandIn
+from .emulation.standin import GrafanaStandIn
 
 ENV = {
     "JOBPULSE_INFLUX_URL": "http://influx.internal:8086", "JOBPULSE_INFLUX_DB": "jobpulse",
@@ -96,7 +96,7 @@ def test_a_changed_rule_updates_exactly_that_rule(grafana, files):
     assert apply(grafana, files)[0] == 0
     rules_file = files / "alerts" / "rules.yaml"
     doc = yaml.safe_load(rules_file.read_text())
-    doc["groups"][0]["rules"][1]["annotations"]["summary"] = "Job {{ $$labels.job_id }} is dead"
+    doc["groups"][0]["rules"][1]["annotations"]["summary"] = "Job {{ $labels.job_id }} is dead"
     rules_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     before = len(grafana.writes)
     code, out = apply(grafana, files)
@@ -141,7 +141,7 @@ def test_a_changed_interval_and_policy(grafana, files):
     assert apply(grafana, files)[0] == 0
     rules_file = files / "alerts" / "rules.yaml"
     rules_file.write_text(rules_file.read_text().replace("interval: 10s", "interval: 20s"))
-    policy_file = files / "alerts" / "policies.yaml"
+    policy_file = files / "alerts" / "pagerduty" / "policies.yaml"  # ENV has a PagerDuty key
     policy_file.write_text(policy_file.read_text().replace("repeat_interval: 4h", "repeat_interval: 6h"))
     before = len(grafana.writes)
     code, out = apply(grafana, files)
@@ -184,10 +184,10 @@ def test_errors_are_one_line(grafana, files, capsys):
     assert code == 1 and err.count("\n") == 1 and "refused the credentials (401)" in err
     assert grafana.writes == []
 
-    env = {k: v for k, v in ENV.items() if k != "JOBPULSE_PAGERDUTY_KEY"}
+    env = {k: v for k, v in ENV.items() if k != "JOBPULSE_HUB_URL"}
     code, _ = apply(grafana, files, env=env)
     err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and "JOBPULSE_PAGERDUTY_KEY" in err
+    assert code == 1 and err.count("\n") == 1 and "JOBPULSE_HUB_URL" in err
 
     (files / "alerts" / "rules.yaml").write_text("apiVersion: 1\ngroups: [\n")
     code, _ = apply(grafana, files)
@@ -235,3 +235,62 @@ def test_package_exports():
     assert issubclass(pkg.GrafanaAuthError, pkg.GrafanaError)
     assert all(issubclass(e, pkg.ProvisioningError) for e in
                (pkg.FilesError, pkg.GrafanaError, pkg.GrafanaUnreachable))
+
+
+def test_without_a_pagerduty_key_the_pager_is_left_out(grafana, files):
+    env = {k: v for k, v in ENV.items() if k != "JOBPULSE_PAGERDUTY_KEY"}
+    code, out = apply(grafana, files, env=env)
+    assert code == 0, out
+    assert set(grafana.contact_points) == {"jobpulse-hub-webhook"}
+    assert grafana.policy["receiver"] == "jobpulse-hub"
+    assert {r["receiver"] for r in grafana.policy["routes"]} == {"jobpulse-hub"}
+
+
+def test_standin_provenance_follows_grafana(grafana, files):
+    """Pins the stand-in's provenance rules (api_provisioning.go determineProvenance; alert_rules.go)."""
+    import niquests
+
+    assert apply(grafana, files)[0] == 0
+    auth = {"Authorization": f"Bearer {grafana.token}"}
+    rule = dict(grafana.rules["jobpulse-job-stuck"])
+    url = f"{grafana.url}/api/v1/provisioning/alert-rules/jobpulse-job-stuck"
+    assert rule["provenance"] == "api"
+    # api -> none on a single rule: refused; the header's value does not matter, its presence does.
+    r = niquests.put(url, json=rule, headers=auth | {"X-Disable-Provenance": "false"})
+    assert r.status_code == 500 and "cannot change provenance from 'api' to ''" in r.json()["message"]
+    # api -> none through the group: allowed.
+    group = grafana.get_group("jobpulse", "jobpulse-jobs")[1]
+    r = niquests.put(f"{grafana.url}/api/v1/provisioning/folder/jobpulse/rule-groups/jobpulse-jobs",
+                     json=group, headers=auth | {"X-Disable-Provenance": ""})
+    assert r.status_code == 200 and grafana.rules["jobpulse-job-stuck"]["provenance"] == ""
+    # from none, anything goes
+    assert niquests.put(url, json=rule, headers=auth).status_code == 200
+    grafana.rules["jobpulse-job-stuck"]["provenance"] = "file"
+    r = niquests.put(url, json=rule, headers=auth)
+    assert r.status_code == 500 and "from 'file' to 'api'" in r.json()["message"]
+    # A 15 s interval is not a multiple of the 10 s base interval.
+    r = niquests.put(f"{grafana.url}/api/v1/provisioning/folder/jobpulse/rule-groups/jobpulse-jobs",
+                     json=dict(group, interval=15, rules=[]), headers=auth)
+    assert r.status_code == 400 and "divided exactly by scheduler interval" in r.json()["message"]
+
+
+def test_standin_normalises_stored_queries(grafana, files):
+    assert apply(grafana, files)[0] == 0
+    for rule in grafana.rules.values():
+        for q in rule["data"]:
+            assert q["model"]["intervalMs"] > 0 and q["model"]["maxDataPoints"] == 43200
+            assert list(q["model"]) == sorted(q["model"])  # re-encoded with sorted keys
+    expr = next(q for q in grafana.rules["jobpulse-job-stuck"]["data"] if q["datasourceUid"] == "__expr__")
+    assert expr["model"]["intervalMs"] == 1000  # the file gives none: Grafana's default
+
+
+@pytest.mark.parametrize("version, unique", [("11.3.0", True), ("12.0.0", False)])
+def test_standin_rule_titles_unique_per_folder_before_12(files, version, unique):
+    with GrafanaStandIn(version=version) as g:
+        assert apply(g, files)[0] == 0
+        copy_of = dict(g.rules["jobpulse-job-stuck"], uid="another")
+        if unique:
+            with pytest.raises(Exception, match="should be unique"):
+                g.store_rule(copy_of, "api")
+        else:
+            g.store_rule(copy_of, "api")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from jobpulse.hub.migrations import upgrade
 
 from . import grafana_files as gf
-from .grafana_alerting import evaluate, firing_jobs
+from .emulation.alerting import evaluate, firing_jobs
 from .grafana_e2e import GrafanaMySQL, database_of
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,6 @@
 """The stale-job alert rules on real data: real agents, collector, InfluxDB, a real `jobpulse-hub`
 subprocess and MariaDB; the rules' SQL is taken from alerts/rules.yaml as is and evaluated like Grafana
-(grafana_alerting). Thresholds are shortened through the hub's configuration (JOBPULSE_STALLED_AFTER /
+(emulation.alerting). Thresholds are shortened through the hub's configuration (JOBPULSE_STALLED_AFTER /
 JOBPULSE_FAILED_AFTER, which the hub publishes in its `settings` table where the rules read them), never
 by editing the rule files.
 
@@ -24,7 +24,7 @@ import pytest
 from tests.support.wait import wait_for
 
 from . import grafana_files as gf
-from .grafana_alerting import evaluate, firing_jobs
+from .emulation.alerting import evaluate, firing_jobs
 from .grafana_e2e import Agent, GrafanaMySQL, alert_payload, post_grafana_webhook, register, start_hub, unique
 
 pytestmark = pytest.mark.e2e

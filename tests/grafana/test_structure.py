@@ -18,7 +18,16 @@ from jobpulse import semconv
 from jobpulse.grafana import expand, expand_tree
 
 from . import grafana_files as gf
-from .grafana_macros import INFLUX_BUILTINS, MYSQL_BUILTINS, referenced_variables
+from .emulation import interpolation
+from .emulation.alias import series_name
+from .emulation.macros import (
+    INFLUX_BUILTINS,
+    MYSQL_BUILTINS,
+    MYSQL_ENGINES,
+    TimeRange,
+    expand_mysql,
+    referenced_variables,
+)
 
 UID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
 PANEL_TYPES = {"stat", "table", "timeseries", "barchart", "bargauge", "state-timeline", "gauge", "text"}
@@ -78,6 +87,14 @@ def test_datasource_values_expand_from_the_environment():
     assert "JOBPULSE_GRAFANA_MYSQL_PASSWORD" in missing
 
 
+@pytest.mark.parametrize("text", ["${A}/$B_2/$$A/$${A}/cost $$5", "$", "a$", "${}", "${A", "$1x", "$-y",
+                                  "${*}", "$$$B_2", "$ A", "x${A}y$B_2z", "$é", "${A}}"])
+def test_expand_agrees_with_grafanas_interpolation(text):
+    """The command's reader and the emulation of Grafana's interpolateValue + os.ExpandEnv agree."""
+    env = {"A": "x", "B_2": "y", "1": "one", "-": "dash", "*": "star"}
+    assert expand(text, env) == interpolation.interpolate_value(text, env)
+
+
 def test_expand_follows_grafana_semantics():
     env = {"A": "x", "B_2": "y"}
     assert expand("${A}/$B_2/$$A/$${A}/cost $$5", env) == "x/y/$A/${A}/cost $5"
@@ -90,8 +107,8 @@ def test_dashboard_provider_points_at_the_json_and_the_folder():
     doc = gf.load_yaml(gf.PROVIDER_FILE)
     assert doc["apiVersion"] == 1
     [provider] = doc["providers"]
-    assert provider["type"] == "file" and provider["folderUid"] == "jobpulse"
-    assert UID_RE.match(provider["folderUid"])
+    # No folderUid: the rules' folder is created first, by title (see test_loading_paths).
+    assert provider["type"] == "file" and "folderUid" not in provider
     assert provider["options"]["path"] == "${JOBPULSE_DASHBOARDS_DIR}"
     assert provider["allowUiUpdates"] is False
     # the rule group lives in the same folder (by title in the alerting file format)
@@ -228,19 +245,39 @@ def test_every_influx_metric_field_and_tag_is_in_semconv():
             assert fields == {spec.field}, f"{where}: {name} stores its value in {spec.field!r}, query reads {fields}"
             assert tags <= set(spec.attributes), f"{where}: tags {tags - set(spec.attributes)} not on {name}"
             checked += 1
-    assert checked >= 12
+    assert checked >= len([q for q in gf.all_queries() if q.is_influx]) >= 10
 
 
-def test_influx_aliases_use_grouped_tags():
+def test_influx_aliases_name_every_series():
+    """Each alias resolves through Grafana's alias pattern (emulation.alias) for the series its query
+    groups by: a token Grafana cannot resolve would show up in the legend as written."""
+    checked = 0
     for q in gf.panel_queries():
         if not q.is_influx:
             continue
         target = next(t for t in q.panel["targets"] if t["query"] == q.text)
-        used = set(re.findall(r"\$tag_([\w.]+)", target.get("alias", "")))
+        if not target.get("alias"):
+            continue
         grouped = set(re.findall(r'"([^"]+)"', q.text.split("GROUP BY")[-1]))
-        assert used <= grouped, q.where
-        for tag in used:
-            assert tag in semconv.DISK_ATTRIBUTES, q.where
+        [measurement] = set(re.findall(r'FROM\s+"([^"]+)"', q.text))
+        name = series_name(target["alias"], measurement, "last", {tag: "7" for tag in grouped})
+        assert "$" not in name and "[[" not in name, f"{q.where}: legend {name!r}"
+        checked += 1
+    assert checked >= 8
+    # The trap itself: Grafana's \w stops at the dot of a dotted tag key.
+    assert series_name("disk $tag_disk.index", "m", "last", {"disk.index": "7"}) == "disk $tag_disk.index"
+    assert series_name("disk [[tag_disk.index]]", "m", "last", {"disk.index": "7"}) == "disk 7"
+
+
+def test_sql_macros_expand_alike_in_both_engines():
+    """Grafana's MySQL macro engine ends a macro's arguments at the first ')' and splits on every
+    comma: a query must mean the same whichever engine expands it."""
+    tr = TimeRange(relative="6h", interval="1m", now=1_700_003_600)
+    for q in gf.all_queries():
+        if q.is_influx:
+            continue
+        variables = {"job_id": "job-1"}
+        assert len({expand_mysql(q.text, tr, variables, engine) for engine in MYSQL_ENGINES}) == 1, q.where
 
 
 def test_influx_queries_are_bounded_in_time():
@@ -314,15 +351,22 @@ def test_value_mappings_match_semconv_codes():
     assert seen == {"Phase", "Status", "DiskStatus"}
 
 
-def test_job_detail_variable_and_phase_annotation():
+def test_job_detail_variable_and_phase_names():
     d = gf.dashboard("jobpulse-job-detail")
     [var] = d["templating"]["list"]
     assert var["name"] == "job_id" and var["multi"] is False and var["includeAll"] is False
-    [anno] = [a for a in d["annotations"]["list"] if not a.get("builtIn")]
-    assert semconv.JOB_PHASE.name in anno["target"]["query"]
     timeline = next(p for p in d["panels"] if p["type"] == "state-timeline" and semconv.JOB_PHASE.name in
                     json.dumps(p["targets"]))
     assert timeline
+
+
+def test_no_annotation_shows_a_code():
+    """Value mappings do not apply to annotations (an InfluxDB annotation shows its column as it is:
+    public/app/plugins/datasource/influxdb/response_parser.ts transformAnnotationResponse), and InfluxQL
+    has no CASE: an annotation reading a phase/status code would show "3", not "transferring"."""
+    codes = {semconv.JOB_PHASE.name, semconv.JOB_STATUS.name, semconv.DISK_STATUS.name}
+    for q in gf.annotation_queries():
+        assert not (q.is_influx and any(name in q.text for name in codes)), q.where
 
 
 # -------------------------------------------------------------------------------- alert rules
@@ -388,27 +432,37 @@ def test_thresholds_come_from_hub_settings():
             assert "'failed_after_seconds'" in sql
 
 
-def test_dollar_signs_in_alert_files_are_escaped():
-    """Grafana interpolates '$' in alerting provisioning files: templates must be written '$$'."""
+def test_dollar_signs_in_alert_files_mean_what_grafana_reads():
+    """Grafana interpolates the alerting files field by field: annotations and query models are raw
+    (templates keep one "$"), every other "$" is an environment reference (emulation.interpolation)."""
+    env_refs = {"{JOBPULSE_HUB_URL}", "{JOBPULSE_WEBHOOK_USER}", "{JOBPULSE_WEBHOOK_PASSWORD}",
+                "{JOBPULSE_PAGERDUTY_KEY}"}
     for path in gf.ALERT_FILES:
-        # Grafana interpolates values (YAML comments are gone by then).
-        text = "\n".join(str(v) for _, v in _walk(gf.load_yaml(path)))
+        doc = gf.load_yaml(path)
+        interpolated = [v for g in doc.get("groups") or [] for r in g["rules"]
+                        for k, v in r.items() if k not in ("annotations", "data")]
+        interpolated += [doc.get("contactPoints"), doc.get("policies")]
+        text = "\n".join(str(v) for _, v in _walk(interpolated))
         singles = re.findall(r"\$(\{?\w*\}?)", text.replace("$$", ""))
-        allowed = {"{JOBPULSE_HUB_URL}", "{JOBPULSE_WEBHOOK_USER}", "{JOBPULSE_WEBHOOK_PASSWORD}",
-                   "{JOBPULSE_PAGERDUTY_KEY}"}
-        assert set(singles) <= allowed, f"{path.name}: unescaped $ {set(singles) - allowed}"
+        assert set(singles) <= env_refs, f"{path.name}: $ Grafana would expand: {set(singles) - env_refs}"
     for rule in gf.rules():
-        expanded = expand_tree(rule["annotations"], {})
-        assert f"$labels.{semconv.ALERT_LABEL_JOB_ID}" in expanded["summary"] or rule["labels"]["rule"] == "pipeline_down"
-        assert "$$" not in json.dumps(expanded)
+        raw = json.dumps([rule["annotations"], [q["model"] for q in rule["data"]]])
+        assert "$$" not in raw, f"{rule['uid']}: '$$' reaches Grafana's template engine and the datasource as it is"
+        mapped = interpolation.rule_group({"name": "g", "folder": "f", "interval": "10s", "rules": [rule]}, {})
+        assert mapped["rules"][0]["annotations"] == rule["annotations"]
+        if rule["labels"]["rule"] != "pipeline_down":
+            assert f"$labels.{semconv.ALERT_LABEL_JOB_ID}" in rule["annotations"]["summary"]
 
 
 # -------------------------------------------------------------------------------- contact points, policy
 def test_contact_points():
-    doc = gf.load_yaml(gf.CONTACT_POINTS_FILE)
-    assert doc["apiVersion"] == 1
-    receivers = {r["uid"]: (cp["name"], r) for cp in doc["contactPoints"] for r in cp["receivers"]}
-    assert len(receivers) == sum(len(cp["receivers"]) for cp in doc["contactPoints"])
+    docs = [gf.load_yaml(gf.CONTACT_POINTS_FILE), gf.load_yaml(gf.PAGER_CONTACT_POINTS_FILE)]
+    assert all(doc["apiVersion"] == 1 for doc in docs)
+    points = [cp for doc in docs for cp in doc["contactPoints"]]
+    receivers = {r["uid"]: (cp["name"], r) for cp in points for r in cp["receivers"]}
+    assert len(receivers) == sum(len(cp["receivers"]) for cp in points)
+    # The base file has nothing optional: Grafana refuses to start on an empty PagerDuty key.
+    assert {r["type"] for cp in docs[0]["contactPoints"] for r in cp["receivers"]} == {"webhook"}
     name, hook = receivers["jobpulse-hub-webhook"]
     assert hook["type"] == "webhook" and hook["disableResolveMessage"] is False
     assert hook["settings"]["url"] == "${JOBPULSE_HUB_URL}/api/v1/alerts/grafana"
@@ -419,17 +473,26 @@ def test_contact_points():
         assert UID_RE.match(r["uid"])
 
 
-def test_policy_routes_by_severity_and_feeds_the_hub():
-    doc = gf.load_yaml(gf.POLICIES_FILE)
+def _receivers(route):
+    yield route["receiver"]
+    for child in route.get("routes", []):
+        yield from _receivers(child)
+
+
+def test_hub_only_policy_feeds_the_hub():
+    [tree] = gf.load_yaml(gf.POLICIES_FILE)["policies"]
+    assert set(_receivers(tree)) == {"jobpulse-hub"}
+    assert {semconv.ALERT_LABEL_RULE, semconv.ALERT_LABEL_JOB_ID} <= set(tree["group_by"])
+    for rule in RULE_SEVERITY:
+        assert re.fullmatch(tree["routes"][0]["object_matchers"][0][2], rule)
+
+
+def test_pager_policy_routes_by_severity_and_feeds_the_hub():
+    doc = gf.load_yaml(gf.PAGER_POLICIES_FILE)
     [tree] = doc["policies"]
-    names = {cp["name"] for cp in gf.load_yaml(gf.CONTACT_POINTS_FILE)["contactPoints"]}
-
-    def receivers(route):
-        yield route["receiver"]
-        for child in route.get("routes", []):
-            yield from receivers(child)
-
-    assert set(receivers(tree)) <= names
+    names = {cp["name"] for f in (gf.CONTACT_POINTS_FILE, gf.PAGER_CONTACT_POINTS_FILE)
+             for cp in gf.load_yaml(f)["contactPoints"]}
+    assert set(_receivers(tree)) <= names
     assert {semconv.ALERT_LABEL_RULE, semconv.ALERT_LABEL_JOB_ID} <= set(tree["group_by"])
     hub, *rest = tree["routes"]
     assert hub["receiver"] == "jobpulse-hub" and hub["continue"] is True
@@ -448,8 +511,8 @@ def test_policy_routes_by_severity_and_feeds_the_hub():
 
 # -------------------------------------------------------------------------------- the test helper itself
 def test_macro_expansion_matches_grafanas():
-    """grafana_macros is what the e2e tests trust: pin its output against Grafana's documented forms."""
-    from .grafana_macros import TimeRange, expand_influxql, expand_mysql
+    """emulation.macros is what the e2e tests trust: pin its output against Grafana's documented forms."""
+    from .emulation.macros import TimeRange, expand_influxql, expand_mysql
 
     tr = TimeRange(relative="1h", interval="10s", now=1_700_003_600)
     assert expand_influxql('SELECT last("gauge") FROM "m" WHERE "job.id" =~ /^${job_id:regex}$/ AND '
@@ -460,10 +523,15 @@ def test_macro_expansion_matches_grafanas():
     absolute = TimeRange(relative=None, start=1_700_000_000, end=1_700_003_600)
     assert expand_influxql("WHERE $timeFilter", absolute) == \
         "WHERE time >= 1700000000000ms and time <= 1700003600000ms"
-    assert expand_mysql("SELECT $__timeGroupAlias(completed_at, $__interval), x FROM jobs "
-                        "WHERE id = ${job_id:sqlstring} AND $__timeFilter(COALESCE(a, b))", tr, {"job_id": "o'k"}) == (
-        'SELECT UNIX_TIMESTAMP(completed_at) DIV 10 * 10 AS "time", x FROM jobs WHERE id = \'o\'\'k\' '
-        "AND COALESCE(a, b) BETWEEN FROM_UNIXTIME(1700000000) AND FROM_UNIXTIME(1700003600)")
+    sql = ("SELECT $__timeGroupAlias(completed_at, $__interval), x FROM jobs "
+           "WHERE id = ${job_id:sqlstring} AND $__timeFilter(COALESCE(a, b))")
+    head = 'SELECT UNIX_TIMESTAMP(completed_at) DIV 10 * 10 AS "time", x FROM jobs WHERE id = \'o\'\'k\' AND '
+    # mysql/macros.go: the arguments end at the first ")" and split on every comma - b is lost silently.
+    assert expand_mysql(sql, tr, {"job_id": "o'k"}, "regex") == (
+        head + "COALESCE(a BETWEEN FROM_UNIXTIME(1700000000) AND FROM_UNIXTIME(1700003600))")
+    # sqlutil.Interpolate: split at depth 1 only.
+    assert expand_mysql(sql, tr, {"job_id": "o'k"}, "sqlutil") == (
+        head + "COALESCE(a, b) BETWEEN FROM_UNIXTIME(1700000000) AND FROM_UNIXTIME(1700003600)")
     with pytest.raises(KeyError):
         expand_mysql("WHERE $__unixEpochFilter(t)", tr)
     with pytest.raises(KeyError):

@@ -8,51 +8,32 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from jobpulse import semconv
+from tests.grafana import grafana_files as gf
+from tests.grafana.emulation import webhook
 
 from ._helpers import AUTH, WEBHOOK_PASSWORD, WEBHOOK_USER, register, utcnow
 
 HOOK = "/api/v1/alerts/grafana"
 
 
-def grafana_payload(*alerts, status="firing"):
-    """Shape of Grafana's webhook notifier body (version 1)."""
-    return {
-        "receiver": "jobpulse-hub",
-        "status": status,
-        "orgId": 1,
-        "alerts": list(alerts),
-        "groupLabels": {"alertname": "jobpulse"},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "externalURL": "http://grafana.local/",
-        "version": "1",
-        "groupKey": "{}:{alertname=\"jobpulse\"}",
-        "truncatedAlerts": 0,
-        "title": "[FIRING:1] jobpulse",
-        "state": "alerting",
-        "message": "",
-    }
+RULES = {rule["labels"][semconv.ALERT_LABEL_RULE]: rule for rule in gf.rules()}
 
 
-def alert(rule, job_id=None, status="firing", **annotations):
-    labels = {"alertname": f"jobpulse {rule}", "rule": rule, "grafana_folder": "jobpulse"}
+def grafana_payload(*alerts, status=None):
+    """A notification exactly as Grafana's webhook contact point sends it (tests.grafana.emulation)."""
+    return webhook.payload(*alerts, status=status)
+
+
+def alert(rule, job_id=None, status="firing", state_reason=None):
+    """An alert of one of alerts/rules.yaml's rules, with the labels its query and the rule give it."""
+    spec = RULES[rule]
+    query_labels = {}
     if job_id is not None:
-        labels |= {semconv.ALERT_LABEL_JOB_ID: job_id, semconv.ALERT_LABEL_JOB_TYPE: "backup",
-                   semconv.ALERT_LABEL_MACHINE: "vm-1"}
-    return {
-        "status": status,
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": "2026-11-22T10:00:00Z",
-        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-22T10:05:00Z",
-        "generatorURL": "http://grafana.local/alerting/grafana/x/view",
-        "fingerprint": f"fp-{rule}-{job_id}",
-        "silenceURL": "",
-        "dashboardURL": "",
-        "panelURL": "",
-        "values": {"A": 75.0, "B": 1},
-        "valueString": "[ var='A' value=75 ]",
-    }
+        query_labels = {semconv.ALERT_LABEL_JOB_ID: job_id, semconv.ALERT_LABEL_JOB_TYPE: "backup",
+                        semconv.ALERT_LABEL_MACHINE: "vm-1"}
+    return webhook.alert(spec["labels"], spec["title"], query_labels, status=status,
+                         values={"A": 312.0, "B": 312.0, "C": 1.0}, state_reason=state_reason,
+                         annotations={"summary": f"rendered summary of {rule}"})
 
 
 @pytest.fixture
@@ -126,7 +107,7 @@ def test_pipeline_down_alert_holds_stale_transitions_until_resolved(api):
     assert api.get("/api/v1/pipeline").json()["fresh"] is False
     assert hook(api, grafana_payload(alert("job_failed", "j3"))).json()["applied"] == 0
     # resolved because its series went missing: not a recovery
-    hook(api, grafana_payload(alert("pipeline_down", status="resolved", grafana_state_reason="MissingSeries"),
+    hook(api, grafana_payload(alert("pipeline_down", status="resolved", state_reason="MissingSeries"),
                               status="resolved"))
     assert api.get("/api/v1/pipeline").json()["fresh"] is False
     hook(api, grafana_payload(alert("pipeline_down", status="resolved"), status="resolved"))
@@ -138,11 +119,9 @@ def test_alerts_without_job_id_and_resolved_alerts_change_nothing(api):
     fresh_pipeline(api)
     running_job(api, "j4", silent_for=90)
     set_row(api, "j4", status="stalled")
-    nodata = alert("job_stalled")
-    nodata["labels"] = {"alertname": "DatasourceNoData", "rulename": "jobpulse stalled"}
-    err = alert("job_failed")
-    err["labels"] = {"alertname": "DatasourceError"}
-    missing = alert("job_stalled", "j4", status="resolved", grafana_state_reason="MissingSeries")
+    nodata = alert("job_stalled", state_reason="NoData")
+    err = alert("job_failed", state_reason="Error")
+    missing = alert("job_stalled", "j4", status="resolved", state_reason="MissingSeries")
     resolved = alert("job_stalled", "j4", status="resolved")
     body = hook(api, grafana_payload(nodata, err, missing, resolved)).json()
     assert body["received"] == 4 and body["applied"] == 0 and body["ignored"] == 4
@@ -170,3 +149,18 @@ def test_webhook_disabled_without_credentials(client_factory, sqlite_url):
     c = client_factory(sqlite_url, webhook_user=None, webhook_password=None)
     r = c.post(HOOK, json=grafana_payload(), auth=(WEBHOOK_USER, WEBHOOK_PASSWORD))
     assert r.status_code == 503 and "JOBPULSE_WEBHOOK_USER" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("version", [(11, 0), (12, 0)], ids=["grafana-11", "grafana-12"])
+def test_payload_of_each_grafana_line_with_null_values(api, version):
+    """Values come as null when one is NaN, 12.x adds a per-alert orgId, firing endsAt is zero."""
+    fresh_pipeline(api)
+    running_job(api, "j6", silent_for=320)
+    spec = RULES["job_stalled"]
+    one = webhook.alert(spec["labels"], spec["title"], {semconv.ALERT_LABEL_JOB_ID: "j6"},
+                        values={"A": float("nan"), "B": 320.0}, version=version)
+    assert one["values"] is None and one["endsAt"] == webhook.ZERO_TIME
+    assert ("orgId" in one) == (version >= (12, 0))
+    body = hook(api, grafana_payload(one)).json()
+    assert body["applied"] == 1
+    assert api.get("/api/v1/jobs/j6").json()["status"] == "stalled"

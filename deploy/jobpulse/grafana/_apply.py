@@ -23,6 +23,11 @@ from ._errors import GrafanaAuthError, GrafanaError, GrafanaUnreachable
 from ._files import Bundle
 
 REDACTED = "[REDACTED]"
+# The UID of the folder when this command creates it (file provisioning lets Grafana choose one).
+FOLDER_UID = "jobpulse"
+# Grafana refuses API writes over objects it provisioned from files (ngalert/provisioning
+# alert_rules.go UpdateAlertRule / persistDelta: "cannot change provenance from 'file' to 'api'").
+FILE_PROVENANCE = "file"
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -115,9 +120,9 @@ class Provisioner:
     def apply(self, bundle: Bundle) -> list[Change]:
         for datasource in bundle.datasources:
             self.datasource(datasource)
-        self.folder(bundle.folder_uid, bundle.folder_title)
+        folder_uid = self.folder(bundle.folder_title)
         for dashboard in bundle.dashboards:
-            self.dashboard(dashboard, bundle.folder_uid)
+            self.dashboard(dashboard, folder_uid)
         if bundle.contact_points:
             existing = self._call("contact points", self.api.alertingprovisioning.get_contactpoints) or []
             by_uid = {c.get("uid"): c for c in existing}
@@ -127,7 +132,7 @@ class Provisioner:
         if bundle.policies is not None:
             self.policies(bundle.policies)
         for group in bundle.rule_groups:
-            self.rule_group(group, bundle.folder_uid)
+            self.rule_group(group, folder_uid)
         return self.changes
 
     def datasource(self, spec: dict) -> None:
@@ -151,16 +156,23 @@ class Provisioner:
             body = dict(wanted, id=current.get("id"), version=current.get("version"))
             self._call(f"datasource {uid}", self.api.datasource.update_datasource_by_uid, uid, body)
 
-    def folder(self, uid: str, title: str) -> None:
-        current = self._call(f"folder {uid}", self.api.folder.get_folder, uid, missing_ok=True)
-        if current is None:
-            if self._record("folder", uid, "create"):
-                self._call(f"folder {uid}", self.api.folder.create_folder, title, uid=uid)
-        elif current.get("title") != title:
-            if self._record("folder", uid, "update", "title"):
-                self._call(f"folder {uid}", self.api.folder.update_folder, uid, title=title, overwrite=True)
-        else:
-            self._unchanged("folder", uid)
+    def folder(self, title: str) -> str:
+        """The UID of the top-level folder titled `title`, created when missing.
+
+        By title, as Grafana's file provisioning finds the rules' and the dashboards' folder: a
+        Grafana that loaded the files has the folder under a generated UID, and it is that folder
+        (not a second one of the same title) that the objects must land in."""
+        folders = self._call("folders", self.api.folder.get_all_folders) or []
+        same = [f for f in folders if f.get("title") == title and not f.get("parentUid")]
+        if len(same) > 1:
+            raise GrafanaError(f"folder {title!r}: {len(same)} top-level folders have this title "
+                               f"({', '.join(sorted(f['uid'] for f in same))}); keep one")
+        if same:
+            self._unchanged("folder", title)
+            return same[0]["uid"]
+        if self._record("folder", title, "create", f"uid {FOLDER_UID}"):
+            self._call(f"folder {title}", self.api.folder.create_folder, title, uid=FOLDER_UID)
+        return FOLDER_UID
 
     def dashboard(self, spec: dict, folder_uid: str) -> None:
         uid = spec["uid"]
@@ -187,6 +199,7 @@ class Provisioner:
         wanted = {"uid": uid, "name": name, "type": receiver["type"],
                   "settings": receiver.get("settings") or {},
                   "disableResolveMessage": bool(receiver.get("disableResolveMessage", False))}
+        self._refuse_file_provisioned("contact point", uid, [current] if current else [])
         if current is None:
             if self._record("contact point", uid, "create"):
                 self._call(f"contact point {uid}", self.api.alertingprovisioning.create_contactpoint, wanted)
@@ -200,6 +213,12 @@ class Provisioner:
             return self._unchanged("contact point", uid)
         if self._record("contact point", uid, "update", ", ".join(diff)):
             self._call(f"contact point {uid}", self.api.alertingprovisioning.update_contactpoint, uid, wanted)
+
+    def _refuse_file_provisioned(self, kind: str, name: str, stored) -> None:
+        if any((s or {}).get("provenance") == FILE_PROVENANCE for s in stored):
+            raise GrafanaError(
+                f"{kind} {name}: Grafana loaded it from provisioning files, and refuses API changes to it; "
+                "use one loading path per Grafana (files or this command)")
 
     def policies(self, spec: dict) -> None:
         wanted = _route({k: v for k, v in spec.items() if k != "orgId"})
@@ -225,6 +244,7 @@ class Provisioner:
                 self._call(f"rule group {name}", prov.update_rule_group, folder_uid, name, body)
             return
         by_uid = {r.get("uid"): r for r in current.get("rules") or []}
+        self._refuse_file_provisioned("rule group", name, by_uid.values())
         for rule in rules:
             uid = rule["uid"]
             stored = by_uid.pop(uid, None)

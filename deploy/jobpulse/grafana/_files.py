@@ -1,11 +1,17 @@
 """Reads the provisioning files exactly as Grafana's file provisioning would see them.
 
 One source of truth: `jobpulse-grafana apply` and Grafana's own file provisioning read the same
-dashboards/ and alerts/ files. Grafana expands environment variables in the string values of its
-provisioning YAML (not in the dashboard JSON files): `${VAR}` and `$VAR` become the variable's value and
-`$$` stands for a literal `$` (Grafana splits on `$$` and expands each part). An unset variable becomes
-the empty string in Grafana; here it is an error, because an empty URL or password provisioned
-silently is worse than a refusal.
+dashboards/ and alerts/ files, and each field is interpolated the way Grafana interpolates it
+(pkg/services/provisioning/values/values.go, interpolateValue: split on `$$`, then os.ExpandEnv on
+each part, joined with `$`; so `${VAR}` and `$VAR` expand and `$$` is a literal `$`):
+- datasource and dashboard-provider files: every string value;
+- alert rule groups: group name, folder, interval and each rule's scalars and labels, but NOT its
+  annotations nor its query models, which Grafana hands over raw (alerting/rules_types.go,
+  AlertRuleV1.mapToModel: `Annotations.Raw`, `Model.Raw`);
+- contact points and notification policies: every string value;
+- dashboard JSON: nothing (dashboards/file_reader.go reads it as it is).
+An unset variable becomes the empty string in Grafana; here it is an error, because an empty URL or
+password provisioned silently is worse than a refusal.
 """
 
 from __future__ import annotations
@@ -20,18 +26,32 @@ import yaml
 
 from ._errors import FilesError
 
-# os.Expand's syntax: ${name} or $name (name = letters, digits, underscore).
-_VARIABLE = re.compile(r"\$(?:\{([^}]*)\}|([A-Za-z0-9_]+))")
+# Go's os.Expand (os/env.go getShellName): ${c} for one special character, ${name} up to the first
+# "}", a lone "${" (eaten), $c for one special character, or $name over letters, digits and "_"
+# (an empty name leaves the "$" as it is).
+_SPECIAL = r"[*#$@!?\-0-9]"
+_VARIABLE = re.compile(r"\$(?:\{(" + _SPECIAL + r")\}|\{([^}]*)\}|(\{)|(" + _SPECIAL + r")|([A-Za-z0-9_]*))")
+# Optional: only read when this variable is set (Grafana refuses to start on a PagerDuty contact
+# point whose key is empty, so the pager's files are loaded only where there is a key).
+PAGERDUTY_DIR = "pagerduty"
+PAGERDUTY_KEY = "JOBPULSE_PAGERDUTY_KEY"
+# A rule's fields that Grafana passes through unexpanded.
+_RAW_RULE_FIELDS = ("annotations", "data")
 
 
 def expand(text: str, environ: Mapping[str, str], missing: set[str] | None = None) -> str:
     """Expand one string the way Grafana's provisioning does; names not in `environ` go to `missing`."""
 
     def lookup(match: re.Match[str]) -> str:
-        name = match.group(1) if match.group(1) is not None else match.group(2)
-        if name not in environ and missing is not None:
+        braced_special, braced, unclosed, special, bare = match.groups()
+        if unclosed is not None:
+            return ""
+        name = next(n for n in (braced_special, braced, special, bare) if n is not None)
+        if bare == "":
+            return "$"
+        if name and name not in environ and missing is not None:
             missing.add(name)
-        return environ.get(name, "")
+        return environ.get(name, "") if name else ""
 
     return "$".join(_VARIABLE.sub(lookup, part) for part in text.split("$$"))
 
@@ -47,12 +67,29 @@ def expand_tree(value: Any, environ: Mapping[str, str], missing: set[str] | None
     return value
 
 
+def expand_rule_group(group: dict, environ: Mapping[str, str], missing: set[str] | None = None) -> dict:
+    """A rule group as Grafana's alerting file provisioning maps it: annotations and query models raw."""
+    out = expand_tree({k: v for k, v in group.items() if k != "rules"}, environ, missing)
+    out["rules"] = []
+    for rule in group.get("rules") or []:
+        expanded = expand_tree({k: v for k, v in rule.items() if k not in _RAW_RULE_FIELDS}, environ, missing)
+        if "annotations" in rule:
+            expanded["annotations"] = rule["annotations"]
+        if "data" in rule:
+            # The query's own scalars are expanded; its model is not (a $__timeFilter must survive).
+            expanded["data"] = [
+                dict(expand_tree({k: v for k, v in q.items() if k != "model"}, environ, missing), model=q["model"])
+                for q in rule["data"]
+            ]
+        out["rules"].append(expanded)
+    return out
+
+
 @dataclass(frozen=True)
 class Bundle:
     """Everything to provision, already environment-expanded."""
 
     datasources: tuple[dict, ...]
-    folder_uid: str
     folder_title: str
     dashboards: tuple[dict, ...]
     rule_groups: tuple[dict, ...]
@@ -102,16 +139,15 @@ def load_bundle(dashboards_dir: Path, alerts_dir: Path, environ: Mapping[str, st
         sources.append(str(path))
         datasources += expand_tree(load_yaml(path).get("datasources") or [], environ, missing)
 
-    folder_uid = folder_title = None
+    folder_title = None
     for path in _yaml_files(dashboards_dir / "provisioning" / "dashboards"):
         sources.append(str(path))
         # The provider's options.path is where the Grafana *server* finds the JSON; we read json/ here.
         raw = load_yaml(path)
         for provider in raw.get("providers") or []:
-            folder_uid = folder_uid or provider.get("folderUid")
             folder_title = folder_title or provider.get("folder")
-    if not folder_uid or not folder_title:
-        raise FilesError(f"no dashboard provider with folder and folderUid under {dashboards_dir / 'provisioning'}")
+    if not folder_title:
+        raise FilesError(f"no dashboard provider with a folder under {dashboards_dir / 'provisioning'}")
 
     dashboards = []
     for path in sorted((dashboards_dir / "json").glob("*.json")):
@@ -121,10 +157,10 @@ def load_bundle(dashboards_dir: Path, alerts_dir: Path, environ: Mapping[str, st
     rule_groups: list[dict] = []
     contact_points: list[dict] = []
     policies = None
-    for path in _yaml_files(alerts_dir):
+    for path in alert_files(alerts_dir, pager=bool(environ.get(PAGERDUTY_KEY))):
         sources.append(str(path))
         raw = load_yaml(path)
-        rule_groups += expand_tree(raw.get("groups") or [], environ, missing)
+        rule_groups += [expand_rule_group(g, environ, missing) for g in raw.get("groups") or []]
         contact_points += expand_tree(raw.get("contactPoints") or [], environ, missing)
         for tree in expand_tree(raw.get("policies") or [], environ, missing):
             if policies is not None:
@@ -138,5 +174,14 @@ def load_bundle(dashboards_dir: Path, alerts_dir: Path, environ: Mapping[str, st
             raise FilesError(
                 f"rule group {group.get('name')!r} is in folder {group.get('folder')!r}, "
                 f"the dashboards in {folder_title!r}: use one folder")
-    return Bundle(tuple(datasources), folder_uid, folder_title, tuple(dashboards), tuple(rule_groups),
+    return Bundle(tuple(datasources), folder_title, tuple(dashboards), tuple(rule_groups),
                   tuple(contact_points), policies, tuple(sources))
+
+
+def alert_files(alerts_dir: Path, *, pager: bool) -> list[Path]:
+    """The alerting files one Grafana is given: alerts/*.yaml, with alerts/pagerduty/*.yaml instead
+    of the hub-only policies.yaml where PagerDuty is configured."""
+    files = _yaml_files(alerts_dir)
+    if pager:
+        files = [p for p in files if p.name != "policies.yaml"] + _yaml_files(alerts_dir / PAGERDUTY_DIR)
+    return files

@@ -64,7 +64,7 @@ def evaluate(rule: dict, run_sql: Callable[[str], tuple[list[str], list[tuple]]]
     queries = {q["refId"]: q for q in rule["data"]}
     rule_labels = dict(rule.get("labels") or {})
     [source] = [q for q in queries.values() if q["datasourceUid"] != "__expr__"]
-    sql = source["model"]["rawSql"].replace("$$", "$")  # Grafana's file-provisioning unescaping
+    sql = source["model"]["rawSql"]  # the model reaches the datasource raw (rules_types.go: Model.Raw)
     try:
         columns, rows = run_sql(sql)
         series = _series(columns, rows)

@@ -1,24 +1,28 @@
-"""Grafana's template variables and query macros, expanded the way Grafana does it before a query runs.
+r"""Grafana's template variables and query macros, expanded the way Grafana does it before a query runs.
 
-Test helper: only the variables and macros jobpulse's dashboards and alert rules use. Written from
-Grafana's documentation ("Variable syntax", "Advanced variable format options", the InfluxDB and MySQL
-data source pages) and the behaviour of their query editors:
+Only the variables and macros jobpulse's dashboards and alert rules use; anything else that looks like
+a variable or macro raises, so a new one cannot slip through untested. Sources (Grafana 11.0-12.x):
 
-* variables (frontend, before the query leaves the browser):
-  ``$name``, ``${name}``, ``[[name]]``, ``${name:regex}`` (regex-escaped), ``${name:sqlstring}``
-  (single-quoted, ``'`` doubled). A plain ``$name`` inside an InfluxQL regex literal ``/.../`` is
-  regex-escaped as Grafana's InfluxDB data source does.
-  Built-ins: ``$__interval`` (e.g. ``10s``), ``$__interval_ms`` (``10000``), InfluxDB's legacy
-  ``$interval`` (same as ``$__interval``).
-* InfluxQL macros: ``$timeFilter`` / ``$__timeFilter`` -> ``time >= now() - 1h`` for a relative range
-  ending now (Grafana leaves out the upper bound then), else ``time >= <ms>ms and time <= <ms>ms``.
-* MySQL macros (backend, after variables): ``$__timeFilter(col)`` ->
-  ``col BETWEEN FROM_UNIXTIME(a) AND FROM_UNIXTIME(b)``, ``$__timeGroup(col, 10s)`` ->
-  ``UNIX_TIMESTAMP(col) DIV 10 * 10``, ``$__timeGroupAlias`` the same plus ``AS "time"``.
+* variables (frontend, before the query leaves the browser): the variable regex of
+  public/app/features/variables/utils.ts (``variableRegex``): ``$name``, ``${name}``, ``[[name]]``,
+  ``${name:regex}`` (regex-escaped), ``${name:sqlstring}`` (single-quoted, ``'`` doubled). A plain
+  ``$name`` inside an InfluxQL regex literal ``/.../`` is regex-escaped as the InfluxDB data source
+  does. Built-ins ``$__interval`` (e.g. ``10s``), ``$__interval_ms`` (``10000``), ``$interval``.
+* InfluxQL macros (pkg/tsdb/influxdb/influxql/models/query.go, ``Build``: plain string replacement of
+  ``$timeFilter`` -> ``time >= <from>ms and time <= <to>ms``, then ``$interval``, ``$__interval_ms``,
+  ``$__interval``). The frontend's form for a relative range ending now, ``time >= now() - 1h``, is
+  kept as a second form (``TimeRange.relative``); both bound the query the same way.
+* MySQL macros, in the two engines Grafana's SQL data sources have, both emulated and both required:
+  - ``regex`` (pkg/tsdb/mysql/macros.go, ``mySQLMacroEngine.Interpolate``; unchanged from 11.0 through
+    12.x): the pattern ``\$([_a-zA-Z0-9]+)\(([^\)]*)\)``, so the arguments end at the FIRST ``)``,
+    split with ``strings.Split(args, ",")`` and trimmed of spaces: nested parentheses break
+    (``$__timeFilter(COALESCE(a, b))`` silently becomes ``COALESCE(a BETWEEN ... )``);
+  - ``sqlutil`` (grafana-plugin-sdk-go data/sqlutil/macros.go, ``Interpolate``/``parseArgs``, the
+    engine of the SDK's SQL data sources): arguments split at depth 1 only.
+  ``$__timeFilter(c)`` -> ``c BETWEEN FROM_UNIXTIME(a) AND FROM_UNIXTIME(b)``, ``$__timeGroup(c, 10s)``
+  -> ``UNIX_TIMESTAMP(c) DIV 10 * 10``, ``$__timeGroupAlias`` the same plus `` AS "time"``.
   FROM_UNIXTIME() uses the session time zone: the datasource's jsonData.timezone (``+00:00``) is applied
-  by :func:`mysql_session_setup` as Grafana applies it to its connections.
-
-Anything else that looks like a variable or macro raises, so a new one cannot slip through untested.
+  by :func:`mysql_session_setup` as Grafana's DSN does (``time_zone='<tz>'``, mysql/mysql.go).
 """
 
 from __future__ import annotations
@@ -127,10 +131,15 @@ def expand_influxql(query: str, tr: TimeRange, variables: Mapping[str, str] | No
     return out
 
 
-def _macro_args(sql: str, start: int) -> tuple[list[str], int]:
-    """Arguments of a macro call whose '(' is at `start`; nested parentheses allowed."""
+MYSQL_ENGINES = ("regex", "sqlutil")
+_REGEX_MACRO = re.compile(r"\$([_a-zA-Z0-9]+)\(([^\)]*)\)")
+_MACRO_START = re.compile(r"\$([_a-zA-Z0-9]+)\(")
+
+
+def _depth_args(sql: str, open_paren: int) -> tuple[list[str], int]:
+    """sqlutil.parseArgs: the arguments of a call whose '(' is at `open_paren`, split at depth 1."""
     depth, args, current = 0, [], ""
-    for i in range(start, len(sql)):
+    for i in range(open_paren, len(sql)):
         ch = sql[i]
         if ch == "(":
             depth += 1
@@ -146,23 +155,32 @@ def _macro_args(sql: str, start: int) -> tuple[list[str], int]:
             current = ""
             continue
         current += ch
-    raise ValueError(f"unbalanced macro call in: {sql[start:start + 60]!r}")
+    raise ValueError(f"unbalanced macro call in: {sql[open_paren:open_paren + 60]!r}")
 
 
-def expand_mysql(sql: str, tr: TimeRange, variables: Mapping[str, str] | None = None) -> str:
+def _mysql_macro(name: str, args: list[str], tr: TimeRange) -> str:
+    if name == "__timeFilter":
+        return f"{args[0]} BETWEEN FROM_UNIXTIME({tr.from_s}) AND FROM_UNIXTIME({tr.to_s})"
+    if name in ("__timeGroup", "__timeGroupAlias"):
+        if len(args) < 2:
+            raise ValueError("macro __timeGroup needs time column and interval")
+        step = int(seconds(args[1].strip("'\"")))
+        return f"UNIX_TIMESTAMP({args[0]}) DIV {step} * {step}" + (' AS "time"' if name == "__timeGroupAlias" else "")
+    raise KeyError(f"macro ${name} is not implemented by this emulation")
+
+
+def expand_mysql(sql: str, tr: TimeRange, variables: Mapping[str, str] | None = None,
+                 engine: str = "regex") -> str:
     out = expand_variables(sql, variables or {}, tr, MYSQL_BUILTINS)
-    macro = re.compile(r"\$(__timeFilter|__timeGroupAlias|__timeGroup)\(")
-    while (m := macro.search(out)):
-        args, end = _macro_args(out, m.end() - 1)
-        name = m.group(1)
-        if name == "__timeFilter":
-            text = f"{args[0]} BETWEEN FROM_UNIXTIME({tr.from_s}) AND FROM_UNIXTIME({tr.to_s})"
-        else:
-            step = int(seconds(args[1].strip("'\"")))
-            text = f"UNIX_TIMESTAMP({args[0]}) DIV {step} * {step}"
-            if name == "__timeGroupAlias":
-                text += ' AS "time"'
-        out = out[:m.start()] + text + out[end:]
+    if engine == "regex":
+        out = _REGEX_MACRO.sub(lambda m: _mysql_macro(m.group(1), [a.strip(" ") for a in m.group(2).split(",")], tr),
+                               out)
+    elif engine == "sqlutil":
+        while (m := _MACRO_START.search(out)):
+            args, end = _depth_args(out, m.end() - 1)
+            out = out[:m.start()] + _mysql_macro(m.group(1), args, tr) + out[end:]
+    else:
+        raise ValueError(f"engine is one of {MYSQL_ENGINES}")
     leftover = referenced_variables(out)
     if leftover:
         raise KeyError(f"unexpanded in SQL: {sorted(leftover)}")

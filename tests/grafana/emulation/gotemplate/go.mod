@@ -1,0 +1,3 @@
+module jobpulse.test/gotemplate
+
+go 1.22
