@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("config", ["otelcol-influxdb1.yaml", "otelcol-influxdb2.yaml"])
+@pytest.mark.parametrize("config", ["otelcol-influxdb1.yaml", "otelcol-influxdb2.yaml", "otelcol-node.yaml"])
 def test_shipped_config_validates(collector, repo_root, config):
     result = collector.validate(repo_root / "collector-config" / config)
     assert result.returncode == 0, result.stderr
@@ -29,6 +29,10 @@ def test_manifest_uses_only_pinned_contrib_components(repo_root):
                for entry in manifest[kind]]
     names = sorted(module.split()[0].rsplit("/", 1)[1] for module in modules)
     assert names == ["batchprocessor", "debugexporter", "filestorage", "healthcheckextension",
-                     "influxdbexporter", "memorylimiterprocessor", "otlpreceiver"]
+                     "hostmetricsreceiver", "influxdbexporter", "memorylimiterprocessor",
+                     "metricstransformprocessor", "otlphttpexporter", "otlpreceiver", "resourceprocessor"]
     versions = {module.split()[1] for module in modules}
     assert len(versions) == 1, f"components must be pinned to one release: {versions}"
+    # Only helper modules the proxy refuses at the pinned release are replaced, by the one before.
+    for replace in manifest.get("replaces") or []:
+        assert replace.split(" => ")[1].endswith(" v0.160.0"), replace
