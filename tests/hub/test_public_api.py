@@ -25,17 +25,21 @@ def test_hub_all():
 def test_domain_packages_all():
     assert jobpulse.hub.reconciler.__all__ == ["CycleResult", "Reconciler"]
     assert jobpulse.hub.store.__all__ == [
-        "Change", "CycleCommit", "JobFilter", "PipelineStatus", "Store", "StoredJob", "Thresholds",
+        "Change", "CycleCommit", "JobFilter", "PipelineStatus", "Store", "StoredJob", "StoredNode",
+        "Thresholds",
     ]
     assert jobpulse.hub.state.__all__ == [
-        "COMPLETED", "DISK_FIELDS", "FAILED", "JOB_FIELDS", "PENDING", "RUNNING", "STALE_MESSAGE", "STALLED",
-        "STATUSES", "TERMINAL", "DiskObservation", "DiskState", "JobState", "Observation", "StaleDecision",
-        "apply_observation", "format_silence", "mark_stale", "new_job", "pct",
+        "COMPLETED", "DISK_FIELDS", "FAILED", "JOB_FIELDS", "NODE_FIELDS", "PENDING", "RUNNING",
+        "SNAPSHOT_FIELDS", "STALE_MESSAGE", "STALLED", "STATUSES", "TERMINAL", "DiskObservation",
+        "DiskState", "JobState", "NodeObservation", "NodeSnapshot", "NodeState", "Observation",
+        "StaleDecision", "apply_node_observation", "apply_observation", "format_silence", "mark_stale",
+        "new_job", "pct",
     ]
     assert jobpulse.hub.influx.__all__ == [
         "InfluxClient", "InfluxConnectionError", "InfluxError", "InfluxQueryError", "InfluxResponseError",
-        "SeriesLine", "cycle_query", "naive_query", "parse_cycle_result", "parse_series", "parse_step",
-        "quote_ident", "quote_literal", "series_aggregate", "series_query", "time_literal",
+        "SeriesLine", "cycle_query", "naive_query", "parse_cycle_result", "parse_node_result",
+        "parse_series", "parse_step", "quote_ident", "quote_literal", "series_aggregate", "series_query",
+        "time_literal",
     ]
     for package in (jobpulse.hub.reconciler, jobpulse.hub.store, jobpulse.hub.state, jobpulse.hub.influx):
         for name in package.__all__:

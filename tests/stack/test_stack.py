@@ -9,7 +9,7 @@ from jobpulse import stack as stack_pkg
 
 def test_public_api_is_pinned():
     assert stack_pkg.__all__ == [
-        "Collector", "Hub", "InfluxDB", "MariaDB", "MissingProgramError", "Ports", "QueryError",
+        "Collector", "Hub", "InfluxDB", "MariaDB", "MissingProgramError", "NodeCollector", "Ports", "QueryError",
         "Stack", "StackError", "StartError", "collector_binary", "free_port", "http_status", "pid_alive", "repo_root", "run_dir",
     ]
 

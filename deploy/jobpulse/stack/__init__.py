@@ -5,7 +5,7 @@ try:
 except ImportError as _missing:
     raise ImportError(f"jobpulse.stack needs its extra ({_missing.name} is missing): pip install 'jobpulse[stack]'") from None
 
-from ._collector import Collector, collector_binary
+from ._collector import Collector, NodeCollector, collector_binary
 from ._errors import MissingProgramError, QueryError, StackError, StartError
 from ._hub import Hub
 from ._influxdb import InfluxDB
@@ -21,6 +21,7 @@ __all__ = [
     "InfluxDB",
     "MariaDB",
     "MissingProgramError",
+    "NodeCollector",
     "Ports",
     "QueryError",
     "Stack",

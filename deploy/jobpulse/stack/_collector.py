@@ -73,3 +73,42 @@ class Collector(ServerProcess):
         state = "running" if self.running else "stopped"
         return (f"Collector   {state:8} OTLP http={self.otlp_http} grpc=127.0.0.1:{self.grpc_port} "
                 f"health={self.health_url} -> {self.influx_url} db={self.influx_db}")
+
+
+class NodeCollector(ServerProcess):
+    """The node collector (otelcol-node.yaml) of this machine: host metrics to the collector's OTLP."""
+
+    def __init__(self, home: Path, health_port: int, metrics_port: int, gateway: str, node_name: str,
+                 interval: str = "5s") -> None:
+        super().__init__(home, "otelcol-node")
+        self.health_port = health_port
+        self.metrics_port = metrics_port
+        self.gateway = gateway
+        self.node_name = node_name
+        self.interval = interval
+        self.config = repo_root() / "collector-config" / "otelcol-node.yaml"
+        self.health_url = f"http://127.0.0.1:{health_port}/"
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "JOBPULSE_NODE_GATEWAY": self.gateway,
+            "JOBPULSE_NODE_NAME": self.node_name,
+            "JOBPULSE_NODE_INTERVAL": self.interval,
+            "JOBPULSE_NODE_HEALTH_ENDPOINT": f"127.0.0.1:{self.health_port}",
+            "JOBPULSE_NODE_METRICS_PORT": str(self.metrics_port),
+            "JOBPULSE_NODE_STORAGE_DIR": str(self.home / "queue"),
+        })
+        return env
+
+    def start(self, timeout: float = 60.0) -> None:
+        if self.running:
+            return
+        (self.home / "queue").mkdir(parents=True, exist_ok=True)
+        self._launch([str(collector_binary(build=False)), "--config", str(self.config)],
+                     lambda: http_status(self.health_url) == 200, timeout,
+                     f"the node collector did not become healthy on port {self.health_port}", env=self.environment())
+
+    def describe(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"Node        {state:8} host metrics of {self.node_name} every {self.interval} -> {self.gateway}"

@@ -76,9 +76,26 @@ def _hub_job(stack: Stack, job_id: str, timeout: float = 30.0) -> dict | None:
     return job
 
 
+def _hub_node(stack: Stack, timeout: float = 30.0) -> dict | None:
+    """This machine's node as the hub reports it, once its CPU and memory figures are in."""
+    from urllib.parse import quote
+    url = f"{stack.hub.url}/api/v1/nodes/{quote(stack.node.node_name, safe='')}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                node = json.load(response)
+            if node.get("cpu_percent") is not None and node.get("memory_percent") is not None:
+                return node
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(1)
+    return None
+
+
 def run_demo(stack: Stack | None = None) -> int:
     stack = stack or Stack(name="local")
-    print("jobpulse demo: starting the local stack (InfluxDB, MariaDB, collector, hub) ...")
+    print("jobpulse demo: starting the local stack (InfluxDB, MariaDB, collector, node collector, hub) ...")
     stack.up(hub=True, say=lambda msg: print(f"  {msg}"))
     for line in stack.describe():
         print(f"  {line}")
@@ -108,5 +125,9 @@ def run_demo(stack: Stack | None = None) -> int:
     print(f"\nthe job as the hub's API reports it ({stack.hub.url}/api/v1/jobs/{job_id}):")
     print(json.dumps(job, indent=2) if job else "  (the hub did not report the job: see its log "
           f"{stack.hub.log_file})")
+    node = _hub_node(stack)
+    print(f"\nthis machine's node snapshot as the hub reports it ({stack.hub.url}/api/v1/nodes/{stack.node.node_name}):")
+    print(json.dumps(node, indent=2) if node else "  (the hub has no snapshot of this node yet: see "
+          f"{stack.node.log_file})")
     print("\nthe stack keeps running for you to explore; `make stack-down` stops it.")
     return result.returncode

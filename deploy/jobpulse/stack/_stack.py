@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ._collector import Collector
+from ._collector import Collector, NodeCollector
 from ._hub import Hub
 from ._influxdb import InfluxDB
 from ._mariadb import MariaDB
@@ -31,6 +32,8 @@ class Ports:
     collector_health: int
     collector_metrics: int
     hub: int
+    node_health: int
+    node_metrics: int
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -46,6 +49,8 @@ class Ports:
             collector_health=port("JOBPULSE_COLLECTOR_HEALTH_PORT", 13133),
             collector_metrics=port("JOBPULSE_COLLECTOR_METRICS_PORT", 8888),
             hub=port("JOBPULSE_HUB_PORT", 8000),
+            node_health=port("JOBPULSE_NODE_HEALTH_PORT", 13134),
+            node_metrics=port("JOBPULSE_NODE_METRICS_PORT", 8889),
         )
 
     @classmethod
@@ -60,7 +65,9 @@ class Stack:
         self.home.mkdir(parents=True, exist_ok=True)
         state_file = self.home / "state.json"
         if ports is None and state_file.exists():
-            ports = Ports(**json.loads(state_file.read_text())["ports"])
+            saved = json.loads(state_file.read_text())["ports"]
+            # A stack saved by an older version lacks the newer servers' ports: those take the defaults.
+            ports = Ports(**{**asdict(Ports.from_env()), **{k: v for k, v in saved.items() if k in Ports.__dataclass_fields__}})
         self.ports = ports or Ports.from_env()
         state_file.write_text(json.dumps({"ports": asdict(self.ports)}, indent=2) + "\n")
         self.database = os.environ.get("JOBPULSE_INFLUX_DB", "jobpulse")
@@ -74,6 +81,9 @@ class Stack:
                                    self.ports.collector_health, self.ports.collector_metrics,
                                    influx_url=self.influxdb.url, influx_db=self.database)
         self.hub = Hub(self.home / "hub", self.ports.hub)
+        self.node = NodeCollector(self.home / "node", self.ports.node_health, self.ports.node_metrics,
+                                  gateway=self.collector.otlp_http,
+                                  node_name=os.environ.get("JOBPULSE_NODE_NAME") or socket.gethostname())
 
     def hub_environment(self, database: str = "jobpulse") -> dict[str, str]:
         secrets = self.home / "secrets"
@@ -100,16 +110,19 @@ class Stack:
         self.mariadb.create_database("jobpulse")
         say("starting the collector ...")
         self.collector.start(build=True)
+        say("starting the node collector ...")
+        self.node.start()
         if hub:
             say("starting the hub ...")
             self.hub.start(self.hub_environment())
 
     def down(self, say=print) -> None:
-        for name, server in (("hub", self.hub), ("collector", self.collector),
+        for name, server in (("hub", self.hub), ("node collector", self.node), ("collector", self.collector),
                              ("MariaDB", self.mariadb), ("InfluxDB", self.influxdb)):
             if server.running:
                 say(f"stopping {name} ...")
             server.stop()
 
     def describe(self) -> list[str]:
-        return [self.influxdb.describe(), self.mariadb.describe(), self.collector.describe(), self.hub.describe()]
+        return [self.influxdb.describe(), self.mariadb.describe(), self.collector.describe(), self.node.describe(),
+                self.hub.describe()]

@@ -94,6 +94,34 @@ class JobDisk(Base):
     job: Mapped[Job] = relationship(back_populates="disks")
 
 
+class Node(Base):
+    """The newest snapshot of each host that runs jobs (the seed node daemon's field names)."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (Index("ix_nodes_last_seen_at", "last_seen_at"), TABLE_ARGS)
+
+    node_id: Mapped[str] = mapped_column(JOB_ID, primary_key=True)
+    cpu_percent: Mapped[float | None] = mapped_column(Double, nullable=True)
+    memory_percent: Mapped[float | None] = mapped_column(Double, nullable=True)
+    memory_used_mb: Mapped[float | None] = mapped_column(Double, nullable=True)
+    memory_total_mb: Mapped[float | None] = mapped_column(Double, nullable=True)
+    disk_percent: Mapped[float | None] = mapped_column(Double, nullable=True)
+    disk_used_gb: Mapped[float | None] = mapped_column(Double, nullable=True)
+    disk_total_gb: Mapped[float | None] = mapped_column(Double, nullable=True)
+    network_rx_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    network_tx_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    network_rx_rate_mbps: Mapped[float | None] = mapped_column(Double, nullable=True)
+    network_tx_rate_mbps: Mapped[float | None] = mapped_column(Double, nullable=True)
+    uptime_seconds: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    process_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active_connections: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    load_avg_1m: Mapped[float | None] = mapped_column(Double, nullable=True)
+    load_avg_5m: Mapped[float | None] = mapped_column(Double, nullable=True)
+    load_avg_15m: Mapped[float | None] = mapped_column(Double, nullable=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+    updated_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
+
+
 class PipelineState(Base):
     __tablename__ = "pipeline_state"
     __table_args__ = (TABLE_ARGS,)
@@ -116,4 +144,5 @@ class Setting(Base):
 jobs_table = Job.__table__
 disks_table = JobDisk.__table__
 pipeline_table = PipelineState.__table__
+nodes_table = Node.__table__
 settings_table = Setting.__table__

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from jobpulse.hub.state import JOB_FIELDS, DiskState, JobState
-from jobpulse.hub.store import StoredJob
+from jobpulse.hub.state import JOB_FIELDS, SNAPSHOT_FIELDS, DiskState, JobState, NodeSnapshot
+from jobpulse.hub.store import StoredJob, StoredNode
 from jobpulse.semconv import DiskStatus, JobType, Status
 
 JobTypeName = Literal["backup", "replication", "restore"]
@@ -196,6 +196,70 @@ class PipelinePublic(BaseModel):
     auto_register: bool
     unknown_jobs_ignored: int
     pipeline_alert_firing_since: str | None
+
+
+# --- nodes ----------------------------------------------------------------------------------
+
+class NodeFields(BaseModel):
+    """The seed node daemon's snapshot fields (``memory_*_mb`` in MiB, ``disk_*_gb`` in GiB,
+    ``network_*_rate_mbps`` in MiB/s)."""
+
+    cpu_percent: float | None = Field(default=None, ge=0, le=100)
+    memory_percent: float | None = Field(default=None, ge=0, le=100)
+    memory_used_mb: float | None = Field(default=None, ge=0)
+    memory_total_mb: float | None = Field(default=None, ge=0)
+    disk_percent: float | None = Field(default=None, ge=0, le=100)
+    disk_used_gb: float | None = Field(default=None, ge=0)
+    disk_total_gb: float | None = Field(default=None, ge=0)
+    network_rx_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    network_tx_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    network_rx_rate_mbps: float | None = Field(default=None, ge=0)
+    network_tx_rate_mbps: float | None = Field(default=None, ge=0)
+    uptime_seconds: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    process_count: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    active_connections: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    load_avg_1m: float | None = Field(default=None, ge=0)
+    load_avg_5m: float | None = Field(default=None, ge=0)
+    load_avg_15m: float | None = Field(default=None, ge=0)
+
+    def to_snapshot(self) -> NodeSnapshot:
+        return NodeSnapshot(**{f: getattr(self, f) for f in SNAPSHOT_FIELDS})
+
+
+assert tuple(NodeFields.model_fields) == SNAPSHOT_FIELDS
+
+
+class NodePublic(NodeFields):
+    node_id: str
+    last_seen_at: UTCDateTime
+    last_seen_age_seconds: float
+    updated_at: UTCDateTime
+
+    @classmethod
+    def of(cls, node: StoredNode, now: datetime) -> NodePublic:
+        return cls(node_id=node.state.node_id, last_seen_at=node.state.last_seen_at,
+                   last_seen_age_seconds=round((now - node.state.last_seen_at).total_seconds(), 3),
+                   updated_at=node.updated_at, **dataclasses.asdict(node.state.snapshot))
+
+
+class NodesPublic(BaseModel):
+    data: list[NodePublic]
+    count: int
+
+
+class LegacySnapshot(NodeFields):
+    """The seed node daemon's "API POST format". Unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    node_id: str = Field(min_length=1, max_length=191)
+    timestamp: datetime | None = None
+
+    @field_validator("node_id")
+    @classmethod
+    def _addressable(cls, value: str) -> str:
+        if "/" in value or "\x00" in value:
+            raise ValueError("node_id must not contain '/' or NUL")
+        return value
 
 
 # --- legacy senders ------------------------------------------------------------------------

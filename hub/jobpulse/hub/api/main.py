@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from jobpulse.hub.api.routes import alerts, health, jobs, machines, pipeline, series, telemetry
+from jobpulse.hub.api.routes import alerts, health, jobs, machines, nodes, pipeline, series, snapshots, telemetry
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -12,3 +12,5 @@ api_router.include_router(series.router, prefix="/api/v1")
 api_router.include_router(machines.router, prefix="/api/v1")
 api_router.include_router(telemetry.router, prefix="/api/v1")
 api_router.include_router(alerts.router, prefix="/api/v1")
+api_router.include_router(nodes.router, prefix="/api/v1")
+api_router.include_router(snapshots.router)

@@ -18,6 +18,7 @@ from ._influxql import (
     series_query,
     time_literal,
 )
+from ._nodes import parse_node_result
 from ._parse import SeriesLine, parse_cycle_result, parse_series
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "cycle_query",
     "naive_query",
     "parse_cycle_result",
+    "parse_node_result",
     "parse_series",
     "parse_step",
     "quote_ident",

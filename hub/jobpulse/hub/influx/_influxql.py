@@ -24,6 +24,9 @@ from jobpulse.semconv import (
     JOB_ETA,
     JOB_METRICS,
     JOB_SPEED,
+    NODE_METRICS,
+    NODE_POINT_ATTRIBUTES,
+    ATTR_HOST_NAME,
     MetricSpec,
 )
 
@@ -63,6 +66,7 @@ def _raw_statement(metrics: list[MetricSpec], field: str, since: str, tags: tupl
 
 
 ERROR_TAGS = JOB_ATTRIBUTES + (ATTR_ERROR_MESSAGE,)
+NODE_TAGS = (ATTR_HOST_NAME,) + NODE_POINT_ATTRIBUTES
 
 
 def cycle_query(since: datetime) -> str:
@@ -76,6 +80,10 @@ def cycle_query(since: datetime) -> str:
         _raw_statement(ms, field, lit, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()
     ]
     statements.append(_raw_statement([JOB_ERROR], JOB_ERROR.field, lit, ERROR_TAGS))
+    # Nodes in the same request and window: their few series cost what a job's do.
+    statements += [
+        _raw_statement(ms, field, lit, NODE_TAGS) for field, ms in _by_field(NODE_METRICS).items()
+    ]
     return ";".join(statements)
 
 

@@ -27,8 +27,8 @@ from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.config import Settings
 from jobpulse.hub.core.db import make_engine
-from jobpulse.hub.influx import InfluxClient, cycle_query, parse_cycle_result
-from jobpulse.hub.state import JobState, Observation, apply_observation, new_job
+from jobpulse.hub.influx import InfluxClient, cycle_query, parse_cycle_result, parse_node_result
+from jobpulse.hub.state import JobState, NodeState, Observation, apply_node_observation, apply_observation, new_job
 from jobpulse.hub.store import Change, Store
 
 from ._lock import leader_lock
@@ -77,6 +77,8 @@ class Reconciler:
         self._cache: dict[str, JobState] = {}
         self._versions: dict[str, datetime] = {}
         self._newest: datetime | None = None
+        # The last written state of every node seen since this replica became the leader.
+        self._nodes: dict[str, NodeState] = {}
         self._unknown: set[str] = set()
         self._unknown_written = -1
         self._stop = threading.Event()
@@ -104,7 +106,9 @@ class Reconciler:
         now = self._clock()
         since = self._window_start(now)
         t0 = time.perf_counter()
-        observations = parse_cycle_result(self.influx.query(cycle_query(since)))
+        payload = self.influx.query(cycle_query(since))
+        observations = parse_cycle_result(payload)
+        nodes = self._plan_nodes(parse_node_result(payload))
         t1 = time.perf_counter()
 
         self._load_missing(list(observations))
@@ -120,8 +124,9 @@ class Reconciler:
         commit = self.store.commit_cycle(
             planned, self._versions, lambda job_id, base: self._plan(observations[job_id], base),
             now=now, newest_point_at=newest, reconciler_id=self.id,
-            unknown_jobs=unknown if unknown != self._unknown_written else None,
+            unknown_jobs=unknown if unknown != self._unknown_written else None, nodes=nodes,
         )
+        self._nodes.update((n.node_id, n) for n in nodes)
         t2 = time.perf_counter()
         self._unknown_written = unknown
         self._remember(commit.reloaded, commit.versions, commit.written, now, observations)
@@ -140,6 +145,7 @@ class Reconciler:
             self._leader = False
             self._cache.clear()
             self._versions.clear()
+            self._nodes.clear()
             return False
         if not self._leader:
             self._cache, self._versions, self._newest = self.store.load_active()
@@ -167,6 +173,20 @@ class Reconciler:
             if len(self._unknown) < _UNKNOWN_REMEMBERED:
                 self._unknown.add(obs.job_id)
         return None
+
+    def _plan_nodes(self, observed) -> list[NodeState]:
+        """Nodes whose snapshot changed (a node's row is written by this loop and by legacy
+        posts; the newer snapshot wins either way, so no version check is needed)."""
+        missing = [i for i in observed if i not in self._nodes]
+        if missing:
+            self._nodes.update(self.store.load_nodes(missing))
+        changed = []
+        for node_id, obs in observed.items():
+            base = self._nodes.get(node_id)
+            new = apply_node_observation(base, obs)
+            if new != base:
+                changed.append(new)
+        return changed
 
     def _remember(self, reloaded, versions, written: list[Change], now: datetime, observations) -> None:
         self._cache.update(reloaded)

@@ -17,6 +17,14 @@ from ._records import (
     Observation,
     StaleDecision,
 )
+from ._nodes import (
+    NODE_FIELDS,
+    SNAPSHOT_FIELDS,
+    NodeObservation,
+    NodeSnapshot,
+    NodeState,
+    apply_node_observation,
+)
 from ._rules import STALE_MESSAGE, apply_observation, format_silence, mark_stale, new_job, pct
 
 __all__ = [
@@ -24,8 +32,10 @@ __all__ = [
     "DISK_FIELDS",
     "FAILED",
     "JOB_FIELDS",
+    "NODE_FIELDS",
     "PENDING",
     "RUNNING",
+    "SNAPSHOT_FIELDS",
     "STALE_MESSAGE",
     "STALLED",
     "STATUSES",
@@ -33,8 +43,12 @@ __all__ = [
     "DiskObservation",
     "DiskState",
     "JobState",
+    "NodeObservation",
+    "NodeSnapshot",
+    "NodeState",
     "Observation",
     "StaleDecision",
+    "apply_node_observation",
     "apply_observation",
     "format_silence",
     "mark_stale",

@@ -19,10 +19,20 @@ from jobpulse.hub.models import (
     PIPELINE_ROW_ID,
     disks_table,
     jobs_table,
+    nodes_table,
     pipeline_table,
     settings_table,
 )
-from jobpulse.hub.state import DISK_FIELDS, JOB_FIELDS, TERMINAL, DiskState, JobState
+from jobpulse.hub.state import (
+    DISK_FIELDS,
+    JOB_FIELDS,
+    SNAPSHOT_FIELDS,
+    TERMINAL,
+    DiskState,
+    JobState,
+    NodeSnapshot,
+    NodeState,
+)
 
 _CHUNK = 500
 VERSION = "updated_at"
@@ -167,3 +177,34 @@ def write_settings(conn: Connection, values: Mapping[str, str | None]) -> None:
         ).rowcount
         if not done:
             conn.execute(settings_table.insert().values(key=key, value=value[:255]))
+
+
+# --- nodes ------------------------------------------------------------------------------
+
+_NODE_UPDATED = SNAPSHOT_FIELDS + ("last_seen_at", VERSION)
+
+
+def node_from_row(row: Mapping) -> NodeState:
+    return NodeState(row["node_id"], row["last_seen_at"], NodeSnapshot(**{f: row[f] for f in SNAPSHOT_FIELDS}))
+
+
+def load_nodes(conn: Connection, ids: Iterable[str] | None = None, *, for_update: bool = False
+               ) -> tuple[dict[str, NodeState], Versions]:
+    """Nodes by id (every node when ``ids`` is None) and their versions."""
+    stmts = [select(nodes_table).order_by(nodes_table.c.node_id)] if ids is None else [
+        select(nodes_table).where(nodes_table.c.node_id.in_(chunk)) for chunk in _chunks(list(dict.fromkeys(ids)))]
+    states: dict[str, NodeState] = {}
+    versions: Versions = {}
+    for stmt in stmts:
+        if for_update:
+            stmt = stmt.with_for_update()
+        for r in conn.execute(stmt).mappings():
+            states[r["node_id"]] = node_from_row(r)
+            versions[r["node_id"]] = r[VERSION]
+    return states, versions
+
+
+def write_nodes(conn: Connection, nodes: Sequence[NodeState], now: datetime) -> None:
+    params = [{"node_id": n.node_id, "last_seen_at": n.last_seen_at, VERSION: now}
+              | {f: getattr(n.snapshot, f) for f in SNAPSHOT_FIELDS} for n in nodes]
+    _upsert(conn, nodes_table, params, ("node_id",), _NODE_UPDATED)

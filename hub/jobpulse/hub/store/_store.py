@@ -28,7 +28,17 @@ from jobpulse.hub.models import (
     disks_table,
     jobs_table,
 )
-from jobpulse.hub.state import COMPLETED, JobState, Observation, StaleDecision, apply_observation, mark_stale
+from jobpulse.hub.state import (
+    COMPLETED,
+    JobState,
+    NodeObservation,
+    NodeState,
+    Observation,
+    StaleDecision,
+    apply_node_observation,
+    apply_observation,
+    mark_stale,
+)
 
 from . import _rows
 
@@ -39,6 +49,12 @@ Change = tuple[JobState | None, JobState]
 @dataclass(frozen=True)
 class StoredJob:
     state: JobState
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredNode:
+    state: NodeState
     updated_at: datetime
 
 
@@ -204,6 +220,32 @@ class Store:
             ).mappings().all()
         return [dict(r) | {"total_bytes": int(r["total_bytes"] or 0)} for r in rows]
 
+    # --- nodes --------------------------------------------------------------------------
+
+    def list_nodes(self) -> list[StoredNode]:
+        with self.engine.connect() as conn:
+            states, versions = _rows.load_nodes(conn)
+        return [StoredNode(states[i], versions[i]) for i in states]
+
+    def get_node(self, node_id: str) -> StoredNode | None:
+        with self.engine.connect() as conn:
+            states, versions = _rows.load_nodes(conn, [node_id])
+        return StoredNode(states[node_id], versions[node_id]) if node_id in states else None
+
+    def load_nodes(self, ids: list[str]) -> dict[str, NodeState]:
+        with self.engine.connect() as conn:
+            return _rows.load_nodes(conn, ids)[0]
+
+    def apply_node_observation(self, obs: NodeObservation) -> NodeState:
+        """A legacy snapshot POST: the same merge as a reconcile cycle's."""
+        with write_guard(self.engine), self.engine.begin() as conn:
+            states, _ = _rows.load_nodes(conn, [obs.node_id], for_update=True)
+            base = states.get(obs.node_id)
+            new = apply_node_observation(base, obs)
+            if new != base:
+                _rows.write_nodes(conn, [new], utcnow())
+        return new
+
     # --- settings and pipeline ------------------------------------------------------
 
     def publish_thresholds(self, thresholds: Thresholds) -> None:
@@ -267,6 +309,7 @@ class Store:
         newest_point_at: datetime | None,
         reconciler_id: str,
         unknown_jobs: int | None = None,
+        nodes: list[NodeState] = (),
     ) -> CycleCommit:
         """One transaction: lock the rows about to change, re-plan those another writer
         touched since ``known`` (webhook, legacy endpoint), write what changed and the
@@ -284,6 +327,7 @@ class Store:
                     changes[job_id] = change
             written = list(changes.values())
             _rows.write_states(conn, [new for _, new in written], {i: b for i, (b, _) in changes.items()}, now)
+            _rows.write_nodes(conn, list(nodes), now)
             _rows.write_pipeline(conn, reconciled_at=now, newest_point_at=newest_point_at,
                                  reconciler_id=reconciler_id)
             if unknown_jobs is not None:

@@ -1,0 +1,47 @@
+"""The seed node daemon's push endpoint (POST /api/telemetry/snapshot), kept so existing daemons
+keep working: a snapshot merges into the node's row by the same rule as collector host metrics."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from jobpulse.hub import errors
+from jobpulse.hub.api.deps import StoreDep, TokenAuth
+from jobpulse.hub.core.clock import to_naive_utc, utcnow
+from jobpulse.hub.schemas import LegacySnapshot
+from jobpulse.hub.state import NodeObservation
+
+router = APIRouter(prefix="/api/telemetry", tags=["nodes"])
+
+
+@router.post(
+    "/snapshot",
+    status_code=204,
+    response_class=Response,
+    dependencies=[TokenAuth],
+    openapi_extra={"requestBody": {"content": {"application/json": {
+        "schema": LegacySnapshot.model_json_schema()}}, "required": True}},
+    responses={400: {"description": "invalid body"}},
+)
+async def node_snapshot(request: Request, store: StoreDep):
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise errors.InvalidInput(f"body is not valid JSON: {str(err)[:100]}") from err
+    if not isinstance(data, dict):
+        raise errors.InvalidInput("body must be a JSON object")
+    try:
+        body = LegacySnapshot.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "body"
+        raise errors.InvalidInput(f"invalid snapshot: {where}: {first.get('msg')}") from err
+    now = utcnow()
+    # A daemon's clock may run ahead; a snapshot from the future would hide the node going silent.
+    at = min(to_naive_utc(body.timestamp), now) if body.timestamp else now
+    await run_in_threadpool(store.apply_node_observation, NodeObservation(body.node_id, at, body.to_snapshot()))
+    return Response(status_code=204)

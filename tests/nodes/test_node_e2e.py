@@ -1,0 +1,83 @@
+"""This machine's host metrics, end to end on real parts: node collector -> central collector ->
+InfluxDB -> hub reconciler -> GET /api/v1/nodes; and the seed node daemon's snapshot POST."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+import httpx
+import psutil
+import pytest
+
+from jobpulse import semconv
+from tests.support.wait import wait_for
+
+from .conftest import TOKEN
+
+pytestmark = pytest.mark.e2e
+MIB = 2**20
+
+# The seed node daemon's "API POST format" (seed 004), verbatim.
+SEED_SNAPSHOT = {
+    "node_id": "192.168.100.27", "timestamp": "2025-12-17T10:00:00Z", "cpu_percent": 45.2,
+    "memory_percent": 67.8, "memory_used_mb": 8704, "memory_total_mb": 16384, "disk_percent": 82.1,
+    "disk_used_gb": 82.1, "disk_total_gb": 100.0, "network_rx_bytes": 2345678, "network_tx_bytes": 1234567,
+    "network_rx_rate_mbps": 3.2, "network_tx_rate_mbps": 1.5, "uptime_seconds": 3600, "process_count": 234,
+    "active_connections": 45, "load_avg_1m": 2.5, "load_avg_5m": 2.1, "load_avg_15m": 1.8,
+}
+
+
+def _node(hub, name):
+    r = httpx.get(f"{hub.url}/api/v1/nodes/{quote(name, safe='')}", timeout=5)
+    return r.json() if r.status_code == 200 else None
+
+
+def test_this_machine_is_listed_with_figures_that_agree_with_psutil(hub, node):
+    started = time.monotonic()
+    got = wait_for(lambda: (n := _node(hub, node.node_name)) and n["cpu_percent"] is not None
+                   and n["network_rx_rate_mbps"] is not None and n, 20, interval=0.5,
+                   what="the node with CPU figures and a network rate in the hub")
+    assert time.monotonic() - started <= 20
+    assert got["memory_total_mb"] * MIB == psutil.virtual_memory().total  # exact
+    assert 0 <= got["cpu_percent"] <= 100 and 0 < got["memory_percent"] < 100
+    assert abs(got["load_avg_1m"] - psutil.getloadavg()[0]) < 1.5
+    assert abs(got["uptime_seconds"] - (time.time() - psutil.boot_time())) < 30
+    root = psutil.disk_usage("/")
+    assert got["disk_total_gb"] == pytest.approx(root.total / 2**30, rel=0.01)
+    assert got["disk_percent"] == pytest.approx(root.percent, abs=1.0)
+    assert got["process_count"] == pytest.approx(len(psutil.pids()), rel=0.2)
+    assert got["network_rx_bytes"] > 0 and got["active_connections"] >= 0
+    listed = httpx.get(f"{hub.url}/api/v1/nodes", timeout=5).json()
+    assert node.node_name in {n["node_id"] for n in listed["data"]} and listed["count"] == len(listed["data"])
+
+
+def test_a_node_costs_the_documented_series(hub, node, influxdb):
+    wait_for(lambda: _node(hub, node.node_name), 20, interval=0.5, what="the node in the hub")
+    time.sleep(3)
+    answer = influxdb.query(f"SHOW SERIES WHERE \"host.name\" = '{node.node_name}'")
+    series = [v[0] for r in answer["results"] for s in r.get("series", []) for v in s["values"]]
+    filesystems = {s for s in series if s.startswith(semconv.NODE_FILESYSTEM.name)}
+    disks = {s for s in series if s.startswith(semconv.NODE_DISK_IO.name)}
+    nics = {s for s in series if s.startswith(semconv.NODE_NETWORK_IO.name)}
+    assert len(series) == semconv.series_per_node(len(filesystems) // 3, len(disks) // 2, len(nics) // 2), series
+    assert not any(",cpu=" in s for s in series), "no per-CPU series"
+    assert not any("device=lo," in s for s in series), "no loopback"
+
+
+def test_the_seed_snapshot_post_is_accepted_and_listed(hub):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = httpx.post(f"{hub.url}/api/telemetry/snapshot", json=SEED_SNAPSHOT, headers=auth, timeout=5)
+    assert r.status_code == 204, r.text
+    got = _node(hub, SEED_SNAPSHOT["node_id"])
+    for key, value in SEED_SNAPSHOT.items():
+        if key not in ("node_id", "timestamp"):
+            assert got[key] == value, key
+    assert got["last_seen_at"] == "2025-12-17T10:00:00Z"
+    # bad bodies: one plain message, nothing stored
+    for body, status in ((b"{", 400), (b"[]", 400), (b'{"node_id": "a/b"}', 400), (b'{"cpu_percent": 5}', 400),
+                         (b'{"node_id": "n", "cpu_percent": -1}', 400)):
+        r = httpx.post(f"{hub.url}/api/telemetry/snapshot", content=body, timeout=5,
+                       headers=auth | {"Content-Type": "application/json"})
+        assert r.status_code == status and set(r.json()) == {"detail"}, (body, r.text)
+    assert httpx.post(f"{hub.url}/api/telemetry/snapshot", json=SEED_SNAPSHOT, timeout=5).status_code == 401
