@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from jobpulse.hub import errors
 from jobpulse.hub.api.main import api_router
+from jobpulse.hub.api.node_stream import NodeBroadcaster
 from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.config import Settings
 from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
         finally:
             if reconciler is not None:
                 await run_in_threadpool(reconciler.stop)
+            await app.state.node_stream.close()
             app.state.influx.close()
             store.dispose()
 
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     app.state.store = store
     app.state.influx = InfluxClient.from_settings(settings, transport=influx_transport)
     app.state.reconciler = None
+    app.state.node_stream = NodeBroadcaster(store, settings.sse_poll_interval, settings.node_stream_clients,
+                                            settings.node_stream_backlog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(errors.HubError)

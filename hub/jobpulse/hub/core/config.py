@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     list_cache_seconds: float = Field(default=1.0, ge=0)
     sse_poll_interval: float = Field(default=1.0, gt=0)
     sse_keepalive: float = Field(default=15.0, gt=0)
+    # The node stream (WebSocket): at most this many clients; a client whose backlog of unsent
+    # messages reaches node_stream_backlog is dropped, so it never delays the others.
+    node_stream_clients: int = Field(default=100, gt=0)
+    node_stream_backlog: int = Field(default=64, gt=0)
 
     @field_validator("influx_url")
     @classmethod

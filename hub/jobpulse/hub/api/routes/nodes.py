@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from jobpulse.hub import errors
 from jobpulse.hub.api.deps import StoreDep
+from jobpulse.hub.api.node_stream import DROP, HEARTBEAT
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.schemas import NodePublic, NodesPublic
 
@@ -17,6 +20,32 @@ def list_nodes(store: StoreDep) -> NodesPublic:
     now = utcnow()
     nodes = [NodePublic.of(n, now) for n in store.list_nodes()]
     return NodesPublic(data=nodes, count=len(nodes))
+
+
+@router.websocket("/stream")
+async def node_stream(websocket: WebSocket, node: str | None = None) -> None:
+    """Every node's snapshot as it changes (``?node=`` for one node); see api/node_stream.py."""
+    await websocket.accept()
+    broadcaster = websocket.app.state.node_stream
+    client = await broadcaster.subscribe(node)
+    if client is None:
+        await websocket.close(code=1013, reason="too many stream clients; try again later")
+        return
+    keepalive = websocket.app.state.settings.sse_keepalive
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(client.queue.get(), keepalive)
+            except TimeoutError:
+                message = HEARTBEAT
+            if message is DROP:
+                await websocket.close(code=1008, reason="too slow: updates were not read in time")
+                return
+            await websocket.send_text(message)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        broadcaster.unsubscribe(client)
 
 
 @router.get("/{node_id}", response_model=NodePublic, responses={404: {"description": "unknown node"}})

@@ -1,0 +1,100 @@
+"""The live node stream behind ``/api/v1/nodes/stream``: one poll of the nodes table per interval
+serves every client, and each client has a bounded backlog, so a client that reads too slowly
+is dropped instead of delaying the others or growing the hub's memory.
+
+Messages (JSON text frames): ``{"type": "node", "data": <NodePublic>}`` for each node whose row
+changed (every matching node once on connect), ``{"type": "heartbeat"}`` after a quiet keep-alive
+interval. Close codes: 1013 too many clients, 1008 the client fell behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi.concurrency import run_in_threadpool
+
+from jobpulse.hub.core.clock import utcnow
+from jobpulse.hub.schemas import NodePublic
+from jobpulse.hub.store import Store, StoredNode
+
+HEARTBEAT = json.dumps({"type": "heartbeat"})
+DROP = object()  # put in place of a slow client's backlog: its sender closes the socket
+
+
+@dataclass(eq=False)
+class Client:
+    node: str | None
+    backlog: int
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    dropped: bool = False
+
+    def offer(self, message: str) -> None:
+        if self.dropped:
+            return
+        if self.queue.qsize() >= self.backlog:
+            self.dropped = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(DROP)
+            return
+        self.queue.put_nowait(message)
+
+
+def _message(node: StoredNode, now: datetime) -> str:
+    return json.dumps({"type": "node", "data": NodePublic.of(node, now).model_dump(mode="json")})
+
+
+class NodeBroadcaster:
+    def __init__(self, store: Store, interval: float, max_clients: int, backlog: int) -> None:
+        self._store = store
+        self._interval = interval
+        self._max_clients = max_clients
+        self._backlog = backlog
+        self._clients: set[Client] = set()
+        self._seen: dict[str, datetime] = {}
+        self._task: asyncio.Task | None = None
+
+    async def subscribe(self, node: str | None) -> Client | None:
+        """A new client primed with the current rows; None when the hub has as many as it takes."""
+        if len(self._clients) >= self._max_clients:
+            return None
+        client = Client(node, self._backlog)
+        self._clients.add(client)
+        now = utcnow()
+        for row in await run_in_threadpool(self._store.list_nodes):
+            if node in (None, row.state.node_id):
+                client.offer(_message(row, now))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="jobpulse-node-stream")
+        return client
+
+    def unsubscribe(self, client: Client) -> None:
+        self._clients.discard(client)
+
+    async def _run(self) -> None:
+        while self._clients:
+            try:
+                rows = await run_in_threadpool(self._store.list_nodes)
+            except Exception:  # noqa: BLE001 - a database outage pauses the stream, never ends it
+                rows = []
+            now = utcnow()
+            for row in rows:
+                node_id = row.state.node_id
+                if self._seen.get(node_id) == row.updated_at:
+                    continue
+                self._seen[node_id] = row.updated_at
+                message = _message(row, now)
+                for client in list(self._clients):
+                    if client.node in (None, node_id):
+                        client.offer(message)
+            await asyncio.sleep(self._interval)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
