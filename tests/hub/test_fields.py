@@ -17,7 +17,7 @@ VERSION = "updated_at"
 
 def test_table_state_and_schema_share_one_field_list():
     assert [c.name for c in jobs_table.columns] == list(JOB_FIELDS) + [VERSION]
-    assert list(JobPublic.model_fields) == list(JOB_FIELDS) + [VERSION, "disks"]
+    assert list(JobPublic.model_fields) == list(JOB_FIELDS) + [VERSION, "node_url", "disks"]
     assert [c.name for c in disks_table.columns] == ["job_id"] + list(DISK_FIELDS)
     assert list(DiskPublic.model_fields) == list(DISK_FIELDS)
 

@@ -81,3 +81,23 @@ def test_the_seed_snapshot_post_is_accepted_and_listed(hub):
                        headers=auth | {"Content-Type": "application/json"})
         assert r.status_code == status and set(r.json()) == {"detail"}, (body, r.text)
     assert httpx.post(f"{hub.url}/api/telemetry/snapshot", json=SEED_SNAPSHOT, timeout=5).status_code == 401
+
+
+def test_a_job_records_the_node_it_ran_on(hub, node, agent_env, tmp_path):
+    import subprocess
+    import uuid
+
+    from tests.support.disks import make_disks
+
+    job_id = f"on-node-{uuid.uuid4().hex[:8]}"
+    sources = [str(p) for p in make_disks(tmp_path / "src", [2 * MIB + 7]).paths]
+    (tmp_path / "dest").mkdir()
+    env = dict(agent_env, JOBPULSE_NODE_NAME=node.node_name)
+    subprocess.run(["jobpulse-agent", "copy", *sources, "--dest", str(tmp_path / "dest"), "--job-id", job_id,
+                    "--no-progress"], env=env, check=True, capture_output=True, timeout=60)
+    job = wait_for(lambda: (r := httpx.get(f"{hub.url}/api/v1/jobs/{job_id}", timeout=5)).status_code == 200
+                   and r.json()["status"] == "completed" and r.json(), 30, interval=0.5, what="the job completed")
+    assert job["node"] == node.node_name
+    wait_for(lambda: _node(hub, node.node_name), 20, interval=0.5, what="the node's own metrics in the hub")
+    linked = httpx.get(hub.url + job["node_url"], timeout=5)
+    assert linked.status_code == 200 and linked.json()["node_id"] == node.node_name

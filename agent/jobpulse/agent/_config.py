@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+from jobpulse.semconv import ATTR_HOST_NAME, ENV_NODE_NAME
 
 from ._errors import ConfigurationError
 
@@ -65,6 +68,9 @@ def resource(service_name: str | None = None) -> Resource:
     res = Resource.create({SERVICE_NAME: service_name} if service_name else {})
     if str(res.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         res = res.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
+    if ATTR_HOST_NAME not in res.attributes:
+        # The node the job runs on, named as the node collector names it.
+        res = res.merge(Resource({ATTR_HOST_NAME: os.environ.get(ENV_NODE_NAME) or socket.gethostname()}))
     if SERVICE_INSTANCE_ID not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
         # The SDK adds a random id per process; as an InfluxDB tag it would add series per run.
         attrs = {k: v for k, v in res.attributes.items() if k != SERVICE_INSTANCE_ID}

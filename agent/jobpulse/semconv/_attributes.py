@@ -27,6 +27,8 @@ ERROR_MESSAGE_MAX = 200
 
 # The job id may come from the environment, as the earlier backup client did.
 ENV_JOB_ID = "MIGRATEKIT_JOB_ID"
+# The node's name where the host's own name is not the one it is known by (agent and node collector).
+ENV_NODE_NAME = "JOBPULSE_NODE_NAME"
 
 # Alert labels: the Grafana alert rules name a job's instance with these, and the hub's
 # webhook reads them. Underscores, not the attributes' dots: Grafana's notification-policy

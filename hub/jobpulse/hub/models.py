@@ -56,6 +56,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(JOB_ID, primary_key=True)
     job_type: Mapped[str] = mapped_column(String(32))
     machine: Mapped[str] = mapped_column(String(255))
+    node: Mapped[str | None] = mapped_column(JOB_ID, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     current_phase: Mapped[str] = mapped_column(String(32), default="pending")
     bytes_transferred: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -8,6 +8,7 @@ one list.
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -91,6 +92,7 @@ class DiskPublic(BaseModel):
 
 
 class JobPublic(JobBase):
+    node: str | None
     status: str
     current_phase: str
     bytes_transferred: int
@@ -107,12 +109,15 @@ class JobPublic(JobBase):
     last_telemetry_at: UTCDateTime | None
     last_progress_at: UTCDateTime | None
     updated_at: UTCDateTime
+    node_url: str | None = Field(default=None, description="the node the job runs on, in the node API")
     disks: list[DiskPublic] = Field(default_factory=list)
 
     @staticmethod
     def fields_of(job: StoredJob) -> dict[str, Any]:
+        node = job.state.node
         return {f: getattr(job.state, f) for f in JOB_FIELDS} | {
             "updated_at": job.updated_at,
+            "node_url": f"/api/v1/nodes/{quote(node, safe='')}" if node else None,
             "disks": [dataclasses.asdict(d) for d in job.state.disks],
         }
 

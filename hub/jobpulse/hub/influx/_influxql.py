@@ -66,6 +66,8 @@ def _raw_statement(metrics: list[MetricSpec], field: str, since: str, tags: tupl
 
 
 ERROR_TAGS = JOB_ATTRIBUTES + (ATTR_ERROR_MESSAGE,)
+# The job's node is a resource attribute: a tag of every job series, read from the job metrics.
+JOB_TAGS = JOB_ATTRIBUTES + (ATTR_HOST_NAME,)
 NODE_TAGS = (ATTR_HOST_NAME,) + NODE_POINT_ATTRIBUTES
 
 
@@ -74,7 +76,7 @@ def cycle_query(since: datetime) -> str:
     (the newest per series is kept by ``parse_cycle_result``)."""
     lit = time_literal(since)
     statements = [
-        _raw_statement(ms, field, lit, JOB_ATTRIBUTES) for field, ms in _by_field(JOB_METRICS).items()
+        _raw_statement(ms, field, lit, JOB_TAGS) for field, ms in _by_field(JOB_METRICS).items()
     ]
     statements += [
         _raw_statement(ms, field, lit, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()

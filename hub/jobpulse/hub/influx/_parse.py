@@ -13,6 +13,7 @@ from jobpulse.hub.state import DiskObservation, Observation
 from jobpulse.semconv import (
     ATTR_DISK_INDEX,
     ATTR_ERROR_MESSAGE,
+    ATTR_HOST_NAME,
     ATTR_JOB_ID,
     ATTR_JOB_TYPE,
     ATTR_MACHINE,
@@ -31,9 +32,9 @@ from jobpulse.semconv import (
     Status,
 )
 
-from ._influxql import ERROR_TAGS
+from ._influxql import ERROR_TAGS, JOB_TAGS
 
-_TAG_KEYS = frozenset((ATTR_DISK_INDEX,) + ERROR_TAGS)
+_TAG_KEYS = frozenset((ATTR_DISK_INDEX,) + ERROR_TAGS + JOB_TAGS)
 _JOB_SPECS = {m.name: m for m in JOB_METRICS}
 _DISK_SPECS = {m.name: m for m in DISK_METRICS}
 _CODES: dict[MetricSpec, type[enum.IntEnum]] = {JOB_STATUS: Status, JOB_PHASE: Phase, DISK_STATUS: DiskStatus}
@@ -89,11 +90,12 @@ def _rows(series: Mapping) -> Iterator[tuple[dict, object, object]]:
 class _Job:
     """The newest point per series of one job, while a result is read."""
 
-    __slots__ = ("job_type", "machine", "time", "values", "disks", "error")
+    __slots__ = ("job_type", "machine", "node", "time", "values", "disks", "error")
 
     def __init__(self) -> None:
         self.job_type: str | None = None
         self.machine: str | None = None
+        self.node: str | None = None
         self.time = -1
         self.values: dict[MetricSpec, tuple[int, object]] = {}
         self.disks: dict[int, dict[MetricSpec, tuple[int, object]]] = {}
@@ -109,7 +111,7 @@ class _Job:
             values[JOB_STATUS.quantity] = None  # only the hub decides a job is stalled
         return Observation(
             job_id=job_id, time=from_epoch(microseconds=self.time), job_type=self.job_type,
-            machine=self.machine, error_message=self.error[1] if self.error else None,
+            machine=self.machine, node=self.node, error_message=self.error[1] if self.error else None,
             disks=disks, **values,
         )
 
@@ -147,6 +149,7 @@ def parse_cycle_result(payload: Mapping) -> dict[str, Observation]:
                     job = jobs[job_id] = _Job()
                 job.job_type = job.job_type or tags.get(ATTR_JOB_TYPE) or None
                 job.machine = job.machine or tags.get(ATTR_MACHINE) or None
+                job.node = job.node or tags.get(ATTR_HOST_NAME) or None
                 job.time = max(job.time, t)
                 if key is None:
                     if job.error is None or t >= job.error[0]:

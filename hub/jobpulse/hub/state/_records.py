@@ -35,6 +35,7 @@ class JobState:
     id: str
     job_type: str
     machine: str
+    node: str | None = None  # the host.name the job's agent runs on (a node of /api/v1/nodes)
     status: str = PENDING
     current_phase: str = PENDING
     bytes_transferred: int = 0
@@ -80,6 +81,7 @@ class Observation:
     time: datetime
     job_type: str | None = None
     machine: str | None = None
+    node: str | None = None
     status: str | None = None
     current_phase: str | None = None
     bytes_transferred: int | None = None

@@ -181,6 +181,7 @@ def apply_observation(state: JobState, obs: Observation) -> JobState:
 
     return dataclasses.replace(
         state,
+        node=(obs.node[:191] if obs.node and newer else state.node),
         status=status,
         current_phase=phase[:32],
         bytes_transferred=done,
