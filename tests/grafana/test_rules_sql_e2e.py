@@ -59,7 +59,7 @@ def set_thresholds(conn, **values):
 
 def firing(grafana) -> dict[str, set[str]]:
     return {name: firing_jobs(evaluate(rule, grafana.query)) for name, rule in RULES.items()
-            if name != "pipeline_down"}
+            if name not in ("pipeline_down", "node_down")}
 
 
 def rows(grafana, name) -> set[str]:
@@ -179,3 +179,37 @@ def test_pipeline_down_when_the_hub_never_ran(db):
         conn.execute(sa.text("DELETE FROM pipeline_state"))
     assert pipeline_down(grafana)
     assert rows(grafana, "job_stalled") == set()
+
+
+def add_node(conn, node_id, silent):
+    conn.execute(sa.text(f"INSERT INTO nodes (node_id, cpu_percent, last_seen_at, updated_at) VALUES "
+                         f"(:id, 5, {ago(silent)}, UTC_TIMESTAMP(6))"), {"id": node_id})
+
+
+def nodes_down(grafana) -> dict[str, bool]:
+    return {i.labels["node"]: i.firing for i in evaluate(RULES["node_down"], grafana.query)}
+
+
+def test_node_down_window_and_pipeline_guard(db):
+    engine, grafana = db
+    with engine.begin() as conn:
+        set_thresholds(conn, node_down_after_seconds=120)
+        set_pipeline(conn)
+        add_node(conn, "fresh", 3)
+        add_node(conn, "edge", 119)
+        add_node(conn, "down", 121)
+        add_node(conn, "it's \"odd\"\n/[.*]", 300)  # hostile names stay data
+        add_node(conn, "gone", 2 * 86400)  # not seen for two days: no longer monitored
+    assert nodes_down(grafana) == {"fresh": False, "edge": False, "down": True, "it's \"odd\"\n/[.*]": True}
+    with engine.begin() as conn:
+        set_pipeline(conn, reconciled=120)  # the hub stopped reconciling: nothing pages as node_down
+    assert nodes_down(grafana) == {}
+    with engine.begin() as conn:
+        set_pipeline(conn)
+        conn.execute(sa.text(f"UPDATE nodes SET last_seen_at = {ago(200)}"))  # every node silent at once
+    assert nodes_down(grafana) == {}, "all nodes silent together is the pipeline, paged as pipeline_down"
+    with engine.begin() as conn:
+        set_thresholds(conn)  # the seed's default when the hub has not published one: 120 s
+        conn.execute(sa.text("DELETE FROM nodes"))
+        add_node(conn, "alone", 130)
+    assert nodes_down(grafana) == {"alone": True}

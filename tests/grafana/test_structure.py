@@ -35,8 +35,8 @@ UNITS = {"bytes", "Bps", "s", "percent", "short", "none", "dateTimeAsIso"}
 NO_DATA_STATES = {"NoData", "Alerting", "OK"}
 EXEC_ERR_STATES = {"Error", "Alerting", "OK"}
 RULE_SEVERITY = {"job_stalled": "warning", "job_failed": "critical", "job_stuck": "warning",
-                 "pipeline_down": "critical"}
-HUB_TABLES = {"jobs", "job_disks", "pipeline_state", "settings"}
+                 "pipeline_down": "critical", "node_down": "warning"}
+HUB_TABLES = {"jobs", "job_disks", "nodes", "pipeline_state", "settings"}
 STATUS_NAMES = [s.label for s in semconv.Status]
 PHASE_NAMES = [p.label for p in semconv.Phase]
 DISK_STATUS_NAMES = [s.label for s in semconv.DiskStatus]
@@ -403,10 +403,15 @@ def test_rule_file_format():
 def test_rule_labels_and_states(rule):
     name = rule["labels"]["rule"]
     assert rule["labels"]["severity"] == RULE_SEVERITY[name]
+    sql = rule["data"][0]["model"]["rawSql"]
     if name == "pipeline_down":
         # one instance: no string column (which would become a label) in the query
         assert semconv.ALERT_LABEL_JOB_ID not in rule["data"][0]["model"]["rawSql"]
         assert rule["noDataState"] == "Alerting" and rule["execErrState"] == "Alerting"
+    elif name == semconv.RULE_NODE_DOWN:
+        assert f"AS {semconv.ALERT_LABEL_NODE}" in sql and "FROM nodes" in sql
+        assert rule["noDataState"] == "OK" and rule["execErrState"] == "Error"
+        assert "pipeline_state" in sql and "'node_down_after_seconds'" in sql, "silent while the pipeline is not fresh"
     else:
         sql = rule["data"][0]["model"]["rawSql"]
         for label in (semconv.ALERT_LABEL_JOB_ID, semconv.ALERT_LABEL_JOB_TYPE, semconv.ALERT_LABEL_MACHINE):  # the labels the hub's webhook reads
@@ -450,8 +455,10 @@ def test_dollar_signs_in_alert_files_mean_what_grafana_reads():
         assert "$$" not in raw, f"{rule['uid']}: '$$' reaches Grafana's template engine and the datasource as it is"
         mapped = interpolation.rule_group({"name": "g", "folder": "f", "interval": "10s", "rules": [rule]}, {})
         assert mapped["rules"][0]["annotations"] == rule["annotations"]
-        if rule["labels"]["rule"] != "pipeline_down":
-            assert f"$labels.{semconv.ALERT_LABEL_JOB_ID}" in rule["annotations"]["summary"]
+        subject = {"pipeline_down": None, semconv.RULE_NODE_DOWN: semconv.ALERT_LABEL_NODE}.get(
+            rule["labels"]["rule"], semconv.ALERT_LABEL_JOB_ID)
+        if subject:
+            assert f"$labels.{subject}" in rule["annotations"]["summary"]
 
 
 # -------------------------------------------------------------------------------- contact points, policy

@@ -48,6 +48,7 @@ JOB = {
     semconv.ALERT_LABEL_JOB_ID: "bkp-20240501-0007",
     semconv.ALERT_LABEL_JOB_TYPE: semconv.JobType.BACKUP.value,
     semconv.ALERT_LABEL_MACHINE: "db-host-01",
+    semconv.ALERT_LABEL_NODE: "db-host-01",
 }
 SILENT_SECONDS = 75.0
 SILENT_HUMANIZED = "1m 15s"  # Prometheus humanizeDuration(75)
@@ -121,16 +122,18 @@ def select_columns(sql: str) -> list[tuple[str, str]]:
 def label_columns(rule: dict) -> list[str]:
     """The SQL's string columns: Grafana turns each into a label of the alert instance.
 
-    A plain column reference ``t.<col>`` is typed from the hub's jobs table (jobpulse.hub.models.Job);
-    anything else (the CASE) is the rule's numeric value, of which there is exactly one."""
-    from jobpulse.hub.models import Job
+    A plain column reference ``t.<col>`` is typed from the hub's table (jobpulse.hub.models: jobs, or
+    nodes for a node rule); anything else (the CASE) is the rule's numeric value, of which there is
+    exactly one."""
+    from jobpulse.hub.models import Job, Node
 
     [source] = [q for q in rule["data"] if q["datasourceUid"] != "__expr__"]
     labels, numbers = [], []
     for expr, alias in select_columns(source["model"]["rawSql"]):
         ref = re.fullmatch(r"\w+\.(\w+)", expr.strip())
         if ref:
-            column = Job.__table__.c.get(ref.group(1))
+            table = Node.__table__ if "FROM nodes" in source["model"]["rawSql"] else Job.__table__
+            column = table.c.get(ref.group(1))
             assert column is not None, f"{rule['uid']}: cannot type column {expr!r}"
             (labels if column.type.python_type is str else numbers).append(alias)
         else:
@@ -178,6 +181,9 @@ def problems(rule: dict, key: str, rendered: Rendered) -> list[str]:
         out.append(f"template syntax left in the output: {output!r}")
     if key == "annotations.summary" and is_job_rule(rule) and JOB[semconv.ALERT_LABEL_JOB_ID] not in output:
         out.append(f"the job id is not in the summary: {output!r}")
+    if (key == "annotations.summary" and semconv.ALERT_LABEL_NODE in label_columns(rule)
+            and JOB[semconv.ALERT_LABEL_NODE] not in output):
+        out.append(f"the node is not in the summary: {output!r}")
     if "humanizeDuration" in text and SILENT_HUMANIZED not in output:
         out.append(f"humanizeDuration of {SILENT_SECONDS} s not rendered as {SILENT_HUMANIZED!r}: {output!r}")
     return out
@@ -235,7 +241,7 @@ def test_label_columns_come_from_the_sql():
     by_rule = {rule["labels"]["rule"]: label_columns(rule) for _, rule in RULES}
     job_labels = [semconv.ALERT_LABEL_JOB_ID, semconv.ALERT_LABEL_JOB_TYPE, semconv.ALERT_LABEL_MACHINE]
     assert by_rule == {"job_stalled": job_labels, "job_failed": job_labels, "job_stuck": job_labels,
-                       "pipeline_down": []}
+                       "pipeline_down": [], "node_down": [semconv.ALERT_LABEL_NODE]}
 
 
 def test_every_rule_has_templates():

@@ -38,9 +38,11 @@ ALERT_LABEL_RULE = "rule"
 ALERT_LABEL_JOB_ID = "job_id"
 ALERT_LABEL_JOB_TYPE = "job_type"
 ALERT_LABEL_MACHINE = "job_machine"
+ALERT_LABEL_NODE = "node"
 
 # Values of the ``rule`` label: one per alert rule in alerts/rules.yaml.
 RULE_JOB_STALLED = "job_stalled"
 RULE_JOB_FAILED = "job_failed"
 RULE_JOB_STUCK = "job_stuck"
 RULE_PIPELINE_DOWN = "pipeline_down"
+RULE_NODE_DOWN = "node_down"

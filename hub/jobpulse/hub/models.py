@@ -35,6 +35,7 @@ SETTING_STALLED_AFTER = "stalled_after_seconds"
 SETTING_FAILED_AFTER = "failed_after_seconds"
 SETTING_STUCK_AFTER = "stuck_after_seconds"
 SETTING_PIPELINE_FRESH = "pipeline_fresh_seconds"
+SETTING_NODE_DOWN_AFTER = "node_down_after_seconds"
 SETTING_UNKNOWN_JOBS = "unknown_jobs_ignored"
 SETTING_PIPELINE_ALERT = "pipeline_alert_firing_since"
 

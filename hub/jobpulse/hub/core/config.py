@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # A job alive but moving no byte in the transferring phase this long is "stuck" (alert job_stuck).
     stuck_after: int = Field(default=900, gt=0)
     auto_register: bool = True
+    # A node whose host metrics stop this long is down (alert node_down).
+    node_down_after: int = Field(default=120, gt=0)
 
     # --- tuning (optional) ---------------------------------------------------
     reconciler_enabled: bool = True

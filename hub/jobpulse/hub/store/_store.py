@@ -20,6 +20,7 @@ from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.db import write_guard
 from jobpulse.hub.models import (
     SETTING_FAILED_AFTER,
+    SETTING_NODE_DOWN_AFTER,
     SETTING_PIPELINE_ALERT,
     SETTING_PIPELINE_FRESH,
     SETTING_STALLED_AFTER,
@@ -87,6 +88,7 @@ class Thresholds:
     failed_after: float
     stuck_after: float
     pipeline_fresh: float
+    node_down_after: float
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,7 @@ class Store:
                 SETTING_FAILED_AFTER: str(thresholds.failed_after),
                 SETTING_STUCK_AFTER: str(thresholds.stuck_after),
                 SETTING_PIPELINE_FRESH: str(thresholds.pipeline_fresh),
+                SETTING_NODE_DOWN_AFTER: str(thresholds.node_down_after),
             })
 
     def set_pipeline_alert(self, since: str | None) -> None:

@@ -1,0 +1,52 @@
+"""node_down on real data: a node collector stopped is paged; the same silence while the hub's
+pipeline is not fresh is not (the rule's SQL evaluated as Grafana would, emulation.alerting)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from jobpulse.hub.migrations import upgrade
+from jobpulse.stack import Hub, NodeCollector, free_port
+from tests.grafana import grafana_files as gf
+from tests.grafana.emulation.alerting import evaluate
+from tests.grafana.grafana_e2e import GrafanaMySQL, database_of
+from tests.support.wait import wait_for
+
+from .conftest import TOKEN
+
+pytestmark = pytest.mark.e2e
+RULE = next(r for r in gf.rules() if r["labels"]["rule"] == "node_down")
+
+
+def _firing(grafana) -> dict[str, bool]:
+    return {i.labels["node"]: i.firing for i in evaluate(RULE, grafana.query)}
+
+
+def test_a_stopped_node_collector_is_paged_but_not_while_the_pipeline_is_down(tmp_path, mysql_url, mariadb,
+                                                                               influxdb, collector):
+    upgrade(mysql_url)
+    hub = Hub(tmp_path / "hub", free_port())
+    hub.start({"JOBPULSE_DATABASE_URL": mysql_url, "JOBPULSE_INFLUX_URL": influxdb.url,
+               "JOBPULSE_INFLUX_DB": influxdb.database, "JOBPULSE_API_TOKEN": TOKEN,
+               "JOBPULSE_RECONCILE_INTERVAL": "0.5", "JOBPULSE_NODE_DOWN_AFTER": "6",
+               "JOBPULSE_FRESHNESS_SECONDS": "4"})
+    grafana = GrafanaMySQL(mariadb, database_of(mysql_url))
+    nodes = [NodeCollector(tmp_path / name, free_port(), free_port(), gateway=collector.otlp_http,
+                           node_name=f"{name}-{uuid.uuid4().hex[:6]}", interval="1s") for name in ("a", "b")]
+    a, b = nodes
+    try:
+        for n in nodes:
+            n.start()
+        wait_for(lambda: _firing(grafana) == {a.node_name: False, b.node_name: False}, 30, interval=0.5,
+                 what="both nodes monitored and healthy")
+        a.stop()
+        wait_for(lambda: _firing(grafana) == {a.node_name: True, b.node_name: False}, 20, interval=0.5,
+                 what="node_down firing for the stopped node only")
+        hub.stop()  # the pipeline goes stale: no node is paged for it
+        wait_for(lambda: _firing(grafana) == {}, 20, interval=0.5, what="node_down silent while the hub is down")
+    finally:
+        for n in nodes:
+            n.stop()
+        hub.stop()
