@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 from jobpulse import semconv
+from jobpulse.stack import NodeCollector, free_port
 from tests.support.wait import wait_for
 
 from . import grafana_files as gf
@@ -37,8 +38,13 @@ def run(mariadb, influxdb, collector, tmp_path_factory):
     home = tmp_path_factory.mktemp("grafana-queries")
     db = f"t_gq_{uuid.uuid4().hex[:10]}"
     url = mariadb.create_database(db)
+    node_name = unique("gq-node")
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=collector.otlp_http,
-               OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
+               OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf", JOBPULSE_NODE_NAME=node_name)
+    # The machine the jobs run on, reporting its host metrics (the node dashboard and job-detail's node panels).
+    node = NodeCollector(home / "node", free_port(), free_port(), gateway=collector.otlp_http, node_name=node_name,
+                         interval="2s")
+    node.start()
     hub = start_hub(home / "hub", url, influxdb)
     grafana = GrafanaMySQL(mariadb, db)
     ids = {"completed": unique("gq-backup"), "failed": unique("gq-restore"), "running": unique("gq-repl")}
@@ -70,9 +76,12 @@ def run(mariadb, influxdb, collector, tmp_path_factory):
         wait_for(settled, 90, what="the hub to show the three jobs")
         # a few 5 s export intervals of transfer, so that the time series have several points
         wait_for(lambda: grafana.job(ids["running"])["progress_percent"] >= 20, 120, what="20 % of the running job")
-        yield {"ids": ids, "grafana": grafana, "influxdb": influxdb, "hub": hub, "summary": summary}
+        wait_for(lambda: grafana.rows(f"SELECT node_id FROM nodes WHERE node_id = '{node_name}'"), 30,
+                 what="the node in the hub")
+        yield {"ids": ids, "grafana": grafana, "influxdb": influxdb, "hub": hub, "summary": summary, "node": node_name}
     finally:
         running.stop()
+        node.stop()
         hub.stop()
         mariadb.drop_database(db)
 
@@ -113,10 +122,12 @@ def _queries():
 @pytest.mark.parametrize("q", _queries(), ids=lambda q: q.where)
 def test_every_dashboard_query_returns_rows(q, run):
     ids = run["ids"]
-    rows = _run(q, run, {"job_id": ids["running"]})
+    rows = _run(q, run, {"job_id": ids["running"], "job_node": run["node"], "node": run["node"]})
     assert rows, f"{q.where}: no rows"
     title = q.panel["title"] if q.panel else q.where
-    if q.is_influx and q.fmt == "time_series" and "state-timeline" != (q.panel or {}).get("type"):
+    # An idle node may move no byte on its network or disks: rates of zero are real there.
+    node_rate = "non_negative_derivative" in q.text
+    if q.is_influx and q.fmt == "time_series" and "state-timeline" != (q.panel or {}).get("type") and not node_rate:
         values = [v for r in rows for k, v in r.items() if k != "time" and isinstance(v, (int, float))]
         assert any(v > 0 for v in values), f"{q.where}: only zeros"
 
@@ -150,7 +161,7 @@ def test_every_dashboard_query_returns_rows(q, run):
     if "variable job_id" in q.where:
         assert set(ids.values()) <= {r["id"] for r in rows}
     if q.is_influx and q.panel is not None:
-        legends = _legends(q, run, {"job_id": ids["running"]})
+        legends = _legends(q, run, {"job_id": ids["running"], "job_node": run["node"], "node": run["node"]})
         assert legends and not any("$" in n or "[[" in n for n in legends), f"{q.where}: legends {legends}"
         if "[[tag_disk.index]]" in json.dumps(q.panel["targets"]):
             assert any(n.endswith(("0", "0 copied", "0 size")) for n in legends), legends
@@ -169,11 +180,16 @@ def test_job_detail_works_for_a_finished_job_and_a_hostile_id(run):
 def test_every_alert_query_runs_and_is_quiet_on_healthy_jobs(rule, run):
     ids = run["ids"]
     grafana = run["grafana"]
-    columns, rows = grafana.query(rule["data"][0]["model"]["rawSql"].replace("$$", "$"))
+    columns, rows = grafana.query(rule["data"][0]["model"]["rawSql"])
     instances = evaluate(rule, grafana.query)
     assert not [i for i in instances if i.firing], instances
     if rule["labels"]["rule"] == "pipeline_down":
         assert len(rows) == 1 and rows[0] == (0,)
+        return
+    if rule["labels"]["rule"] == semconv.RULE_NODE_DOWN:
+        # one row per node, the run's node healthy
+        assert columns == [semconv.ALERT_LABEL_NODE, "silent_seconds"]
+        assert {i.labels[semconv.ALERT_LABEL_NODE]: i.value for i in instances} == {run["node"]: 0}
         return
     # one row per running job, labelled like the hub's webhook expects; terminal jobs never appear
     assert columns[:3] == list((semconv.ALERT_LABEL_JOB_ID, semconv.ALERT_LABEL_JOB_TYPE, semconv.ALERT_LABEL_MACHINE))

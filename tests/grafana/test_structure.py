@@ -116,9 +116,9 @@ def test_dashboard_provider_points_at_the_json_and_the_folder():
 
 
 # -------------------------------------------------------------------------------- dashboards
-def test_three_dashboards_with_fixed_unique_uids():
+def test_four_dashboards_with_fixed_unique_uids():
     uids = [d["uid"] for d in gf.dashboards()]
-    assert sorted(uids) == ["jobpulse-history", "jobpulse-job-detail", "jobpulse-overview"]
+    assert sorted(uids) == ["jobpulse-history", "jobpulse-job-detail", "jobpulse-nodes", "jobpulse-overview"]
     for d in gf.dashboards():
         assert UID_RE.match(d["uid"])
         assert 39 <= d["schemaVersion"] <= 41, "Grafana 11's dashboard schema"
@@ -240,8 +240,9 @@ def test_every_influx_metric_field_and_tag_is_in_semconv():
         measurements, fields, tags, _ = _influx_parts(text)
         assert measurements, where
         for name in measurements:
-            assert name in semconv.METRICS_BY_NAME, f"{where}: unknown metric {name}"
-            spec = semconv.METRICS_BY_NAME[name]
+            known = semconv.METRICS_BY_NAME | semconv.NODE_METRICS_BY_NAME
+            assert name in known, f"{where}: unknown metric {name}"
+            spec = known[name]
             assert fields == {spec.field}, f"{where}: {name} stores its value in {spec.field!r}, query reads {fields}"
             assert tags <= set(spec.attributes), f"{where}: tags {tags - set(spec.attributes)} not on {name}"
             checked += 1
@@ -353,8 +354,10 @@ def test_value_mappings_match_semconv_codes():
 
 def test_job_detail_variable_and_phase_names():
     d = gf.dashboard("jobpulse-job-detail")
-    [var] = d["templating"]["list"]
+    var, node = d["templating"]["list"]
     assert var["name"] == "job_id" and var["multi"] is False and var["includeAll"] is False
+    # the job's node, for the node panels beside its speed
+    assert node["name"] == "job_node" and "${job_id:sqlstring}" in node["query"] and node["hide"] == 2
     timeline = next(p for p in d["panels"] if p["type"] == "state-timeline" and semconv.JOB_PHASE.name in
                     json.dumps(p["targets"]))
     assert timeline
