@@ -33,7 +33,7 @@ def test_domain_packages_all():
         "SNAPSHOT_FIELDS", "STALE_MESSAGE", "STALLED", "STATUSES", "TERMINAL", "DiskObservation",
         "DiskState", "JobState", "NodeObservation", "NodeSnapshot", "NodeState", "Observation",
         "StaleDecision", "apply_node_observation", "apply_observation", "format_silence", "mark_stale",
-        "new_job", "pct",
+        "new_job", "node_id_problem", "pct",
     ]
     assert jobpulse.hub.influx.__all__ == [
         "InfluxClient", "InfluxConnectionError", "InfluxError", "InfluxQueryError", "InfluxResponseError",

@@ -101,3 +101,37 @@ def test_a_job_records_the_node_it_ran_on(hub, node, agent_env, tmp_path):
     wait_for(lambda: _node(hub, node.node_name), 20, interval=0.5, what="the node's own metrics in the hub")
     linked = httpx.get(hub.url + job["node_url"], timeout=5)
     assert linked.status_code == 200 and linked.json()["node_id"] == node.node_name
+
+
+HOSTILE = ["it's \"quoted\"", "line\nbreak", "regex .*[a-z]+$ (x|y)", "back\\slash", "tab\tand space ", "ünïcödé"]
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_node_names_round_trip(hub, name):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = httpx.post(f"{hub.url}/api/telemetry/snapshot", json={"node_id": name, "cpu_percent": 1.5}, headers=auth,
+                   timeout=5)
+    assert r.status_code == 204, r.text
+    got = _node(hub, name)
+    assert got and got["node_id"] == name and got["cpu_percent"] == 1.5
+
+
+def test_unaddressable_node_names_are_refused_on_every_path(hub, collector, influxdb, tmp_path):
+    from jobpulse.stack import NodeCollector, free_port
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = httpx.post(f"{hub.url}/api/telemetry/snapshot", json={"node_id": "rack/7", "cpu_percent": 1}, headers=auth,
+                   timeout=5)
+    assert r.status_code == 400 and "'/'" in r.json()["detail"]
+    slashed = NodeCollector(tmp_path / "slashed", free_port(), free_port(), gateway=collector.otlp_http,
+                            node_name="rack/8", interval="1s")
+    slashed.start()
+    try:
+        wait_for(lambda: influxdb.query(f'SELECT count("gauge") FROM "{semconv.NODE_UPTIME.name}" '
+                                        f"WHERE \"host.name\" = 'rack/8'")["results"][0].get("series"), 20,
+                 interval=0.5, what="the slashed node's points in InfluxDB")
+        time.sleep(2)  # a few reconcile cycles
+        listed = {n["node_id"] for n in httpx.get(f"{hub.url}/api/v1/nodes", timeout=5).json()["data"]}
+        assert "rack/8" not in listed and "rack/7" not in listed
+    finally:
+        slashed.stop()

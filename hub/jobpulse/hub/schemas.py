@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
-from jobpulse.hub.state import JOB_FIELDS, SNAPSHOT_FIELDS, DiskState, JobState, NodeSnapshot
+from jobpulse.hub.state import JOB_FIELDS, SNAPSHOT_FIELDS, DiskState, JobState, NodeSnapshot, node_id_problem
 from jobpulse.hub.store import StoredJob, StoredNode
 from jobpulse.semconv import DiskStatus, JobType, Status
 
@@ -256,14 +256,15 @@ class LegacySnapshot(NodeFields):
     """The seed node daemon's "API POST format". Unknown keys are ignored."""
 
     model_config = ConfigDict(extra="ignore")
-    node_id: str = Field(min_length=1, max_length=191)
+    node_id: str
     timestamp: datetime | None = None
 
     @field_validator("node_id")
     @classmethod
     def _addressable(cls, value: str) -> str:
-        if "/" in value or "\x00" in value:
-            raise ValueError("node_id must not contain '/' or NUL")
+        problem = node_id_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 

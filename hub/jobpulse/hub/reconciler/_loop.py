@@ -28,7 +28,15 @@ from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.config import Settings
 from jobpulse.hub.core.db import make_engine
 from jobpulse.hub.influx import InfluxClient, cycle_query, parse_cycle_result, parse_node_result
-from jobpulse.hub.state import JobState, NodeState, Observation, apply_node_observation, apply_observation, new_job
+from jobpulse.hub.state import (
+    JobState,
+    NodeState,
+    Observation,
+    apply_node_observation,
+    apply_observation,
+    new_job,
+    node_id_problem,
+)
 from jobpulse.hub.store import Change, Store
 
 from ._lock import leader_lock
@@ -81,6 +89,7 @@ class Reconciler:
         self._nodes: dict[str, NodeState] = {}
         self._unknown: set[str] = set()
         self._unknown_written = -1
+        self._refused_nodes: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Serializes run_once between the loop thread and callers (tests, shutdown).
@@ -177,6 +186,11 @@ class Reconciler:
     def _plan_nodes(self, observed) -> list[NodeState]:
         """Nodes whose snapshot changed (a node's row is written by this loop and by legacy
         posts; the newer snapshot wins either way, so no version check is needed)."""
+        for node_id in [i for i in observed if node_id_problem(i)]:
+            if node_id not in self._refused_nodes and len(self._refused_nodes) < _UNKNOWN_REMEMBERED:
+                logger.warning("host metrics of node %r ignored: %s", node_id, node_id_problem(node_id))
+                self._refused_nodes.add(node_id)
+            del observed[node_id]
         missing = [i for i in observed if i not in self._nodes]
         if missing:
             self._nodes.update(self.store.load_nodes(missing))

@@ -24,6 +24,7 @@ from ._nodes import (
     NodeSnapshot,
     NodeState,
     apply_node_observation,
+    node_id_problem,
 )
 from ._rules import STALE_MESSAGE, apply_observation, format_silence, mark_stale, new_job, pct
 
@@ -53,5 +54,6 @@ __all__ = [
     "format_silence",
     "mark_stale",
     "new_job",
+    "node_id_problem",
     "pct",
 ]
