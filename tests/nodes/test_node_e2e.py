@@ -135,3 +135,23 @@ def test_unaddressable_node_names_are_refused_on_every_path(hub, collector, infl
         assert "rack/8" not in listed and "rack/7" not in listed
     finally:
         slashed.stop()
+
+
+def test_node_series_from_its_host_metrics(hub, node):
+    wait_for(lambda: (n := _node(hub, node.node_name)) and n["network_rx_rate_mbps"] is not None, 20,
+             interval=0.5, what="the node with two snapshots")
+    url = f"{hub.url}/api/v1/nodes/{quote(node.node_name, safe='')}/series"
+    for metric in ("cpu_percent", "memory_used_mb", "load_avg_1m", "network_rx_rate_mbps", "process_count"):
+        r = httpx.get(url, params={"metric": metric, "step": "2s"}, timeout=10)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["metric"] == metric and body["points"], (metric, body)
+        values = [p["value"] for p in body["points"]]
+        if metric == "cpu_percent":
+            assert all(0 <= v <= 100 for v in values)
+        if metric == "memory_used_mb":
+            assert all(0 < v <= psutil.virtual_memory().total / MIB for v in values)
+    assert httpx.get(url, params={"metric": "nope"}, timeout=5).status_code == 400
+    assert httpx.get(url, params={"metric": "cpu_percent", "step": "soon"}, timeout=5).status_code == 400
+    missing = httpx.get(f"{hub.url}/api/v1/nodes/no-such-node/series", params={"metric": "cpu_percent"}, timeout=5)
+    assert missing.status_code == 404 and set(missing.json()) == {"detail"}

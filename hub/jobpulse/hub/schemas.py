@@ -247,6 +247,16 @@ class NodePublic(NodeFields):
                    updated_at=node.updated_at, **dataclasses.asdict(node.state.snapshot))
 
 
+class NodeSeriesPublic(BaseModel):
+    node_id: str
+    metric: str
+    unit: str
+    step_seconds: int
+    start: UTCDateTime
+    end: UTCDateTime
+    points: list[SeriesPoint]
+
+
 class NodesPublic(BaseModel):
     data: list[NodePublic]
     count: int

@@ -9,8 +9,10 @@ from ._client import (
     InfluxResponseError,
 )
 from ._influxql import (
+    NODE_SERIES_QUANTITIES,
     cycle_query,
     naive_query,
+    node_series_query,
     parse_step,
     quote_ident,
     quote_literal,
@@ -22,6 +24,7 @@ from ._nodes import parse_node_result
 from ._parse import SeriesLine, parse_cycle_result, parse_series
 
 __all__ = [
+    "NODE_SERIES_QUANTITIES",
     "InfluxClient",
     "InfluxConnectionError",
     "InfluxError",
@@ -30,6 +33,7 @@ __all__ = [
     "SeriesLine",
     "cycle_query",
     "naive_query",
+    "node_series_query",
     "parse_cycle_result",
     "parse_node_result",
     "parse_series",

@@ -124,3 +124,40 @@ def series_query(metric: MetricSpec, job_id: str, start: datetime, end: datetime
         f"AND time >= {time_literal(start)} AND time <= {time_literal(end)} "
         f"GROUP BY {group} fill(none)"
     )
+
+
+# --- node series ------------------------------------------------------------------
+
+_MIB = 2**20
+# A node's chart quantity (the seed's field name) -> (InfluxQL of one value per step, unit). {node}
+# is the quoted host.name, {time} the bounds, {step} the GROUP BY interval.
+_NODE_SERIES = {
+    "cpu_percent": (
+        'SELECT 100 - 100 * sum("v") AS v FROM (SELECT mean("gauge") AS v FROM "system.cpu.utilization" '
+        'WHERE "host.name" = {node} AND ("state" = \'idle\' OR "state" = \'wait\') AND {time} '
+        'GROUP BY time({step}), "state") WHERE {time} GROUP BY time({step}) fill(none)', "%"),
+    "memory_used_mb": (
+        f'SELECT mean("gauge") / {_MIB} AS v FROM "system.memory.usage" WHERE "host.name" = {{node}} '
+        "AND \"state\" = 'used' AND {time} GROUP BY time({step}) fill(none)", "MiBy"),
+    "load_avg_1m": ('SELECT mean("gauge") AS v FROM "system.cpu.load_average.1m" WHERE "host.name" = {node} '
+                    "AND {time} GROUP BY time({step}) fill(none)", "1"),
+    "load_avg_5m": ('SELECT mean("gauge") AS v FROM "system.cpu.load_average.5m" WHERE "host.name" = {node} '
+                    "AND {time} GROUP BY time({step}) fill(none)", "1"),
+    "load_avg_15m": ('SELECT mean("gauge") AS v FROM "system.cpu.load_average.15m" WHERE "host.name" = {node} '
+                     "AND {time} GROUP BY time({step}) fill(none)", "1"),
+    "process_count": ('SELECT last("gauge") AS v FROM "system.processes.count" WHERE "host.name" = {node} '
+                      "AND {time} GROUP BY time({step}) fill(none)", "1"),
+}
+for _name, _direction in (("network_rx_rate_mbps", "receive"), ("network_tx_rate_mbps", "transmit")):
+    _NODE_SERIES[_name] = (
+        f'SELECT sum("v") / {_MIB} AS v FROM (SELECT non_negative_derivative(last("counter"), 1s) AS v '
+        f'FROM "system.network.io" WHERE "host.name" = {{node}} AND "direction" = \'{_direction}\' AND {{time}} '
+        f'GROUP BY time({{step}}), "device") WHERE {{time}} GROUP BY time({{step}}) fill(none)', "MiBy/s")
+NODE_SERIES_QUANTITIES = tuple(sorted(_NODE_SERIES))
+
+
+def node_series_query(quantity: str, node_id: str, start: datetime, end: datetime, step_seconds: int) -> tuple[str, str]:
+    """(InfluxQL, unit) of one node quantity over time; KeyError for a quantity without a series."""
+    template, unit = _NODE_SERIES[quantity]
+    bounds = f"time >= {time_literal(start)} AND time <= {time_literal(end)}"
+    return template.format(node=quote_literal(node_id), time=bounds, step=f"{step_seconds}s"), unit
