@@ -12,8 +12,8 @@ import uuid
 import httpx
 import pytest
 
-from jobpulse.stack import Hub, free_port
 from tests.support.disks import make_disks
+from tests.support.hub import hub_process
 
 from ._helpers import TOKEN
 
@@ -22,18 +22,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def hub(tmp_path, hub_mysql_url, influxdb):
-    h = Hub(tmp_path / "hub", free_port())
-    h.start({
-        "JOBPULSE_DATABASE_URL": hub_mysql_url,
-        "JOBPULSE_INFLUX_URL": influxdb.url,
-        "JOBPULSE_INFLUX_DB": influxdb.database,
-        "JOBPULSE_API_TOKEN": TOKEN,
-        "JOBPULSE_RECONCILE_INTERVAL": "0.5",
-    })
-    try:
+    with hub_process(tmp_path / "hub", hub_mysql_url, influxdb, TOKEN) as h:
         yield h
-    finally:
-        h.stop()
 
 
 def test_agent_copy_reaches_completed_with_exact_totals(hub, agent_env, tmp_path):

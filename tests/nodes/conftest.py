@@ -7,27 +7,16 @@ import uuid
 
 import pytest
 
-from jobpulse.hub.migrations import upgrade
-from jobpulse.stack import Hub, NodeCollector, free_port
+from jobpulse.stack import NodeCollector, free_port
+from tests.support.hub import hub_process
 
 TOKEN = "node-test-token-0123456789"
 
 
 @pytest.fixture
 def hub(tmp_path, mysql_url, influxdb):
-    upgrade(mysql_url)
-    h = Hub(tmp_path / "hub", free_port())
-    h.start({
-        "JOBPULSE_DATABASE_URL": mysql_url,
-        "JOBPULSE_INFLUX_URL": influxdb.url,
-        "JOBPULSE_INFLUX_DB": influxdb.database,
-        "JOBPULSE_API_TOKEN": TOKEN,
-        "JOBPULSE_RECONCILE_INTERVAL": "0.5",
-    })
-    try:
+    with hub_process(tmp_path / "hub", mysql_url, influxdb, TOKEN) as h:
         yield h
-    finally:
-        h.stop()
 
 
 @pytest.fixture

@@ -3,15 +3,16 @@ pipeline is not fresh is not (the rule's SQL evaluated as Grafana would, emulati
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
 
-from jobpulse.hub.migrations import upgrade
-from jobpulse.stack import Hub, NodeCollector, free_port
+from jobpulse.stack import NodeCollector, free_port
 from tests.grafana import grafana_files as gf
 from tests.grafana.emulation.alerting import evaluate
 from tests.grafana.grafana_e2e import GrafanaMySQL, database_of
+from tests.support.hub import hub_process
 from tests.support.wait import wait_for
 
 from .conftest import TOKEN
@@ -28,19 +29,14 @@ def _firing(grafana, only=None) -> dict[str, bool]:
 
 def test_a_stopped_node_collector_is_paged_but_not_while_the_pipeline_is_down(tmp_path, mysql_url, mariadb,
                                                                                influxdb, collector):
-    upgrade(mysql_url)
-    hub = Hub(tmp_path / "hub", free_port())
-    hub.start({"JOBPULSE_DATABASE_URL": mysql_url, "JOBPULSE_INFLUX_URL": influxdb.url,
-               "JOBPULSE_INFLUX_DB": influxdb.database, "JOBPULSE_API_TOKEN": TOKEN,
-               "JOBPULSE_RECONCILE_INTERVAL": "0.5", "JOBPULSE_NODE_DOWN_AFTER": "6",
-               "JOBPULSE_FRESHNESS_SECONDS": "4"})
-    grafana = GrafanaMySQL(mariadb, database_of(mysql_url))
-    nodes = [NodeCollector(tmp_path / name, free_port(), free_port(), gateway=collector.otlp_http,
-                           node_name=f"{name}-{uuid.uuid4().hex[:6]}", interval="1s") for name in ("a", "b")]
-    a, b = nodes
-    try:
-        for n in nodes:
+    with hub_process(tmp_path / "hub", mysql_url, influxdb, TOKEN, node_down_after="6",
+                     freshness_seconds="4") as hub, contextlib.ExitStack() as running:
+        grafana = GrafanaMySQL(mariadb, database_of(mysql_url))
+        a, b = (NodeCollector(tmp_path / name, free_port(), free_port(), gateway=collector.otlp_http,
+                              node_name=f"{name}-{uuid.uuid4().hex[:6]}", interval="1s") for name in ("a", "b"))
+        for n in (a, b):
             n.start()
+            running.callback(n.stop)
         ours = {a.node_name, b.node_name}
         wait_for(lambda: _firing(grafana, ours) == {a.node_name: False, b.node_name: False}, 30, interval=0.5,
                  what="both nodes monitored and healthy")
@@ -49,7 +45,3 @@ def test_a_stopped_node_collector_is_paged_but_not_while_the_pipeline_is_down(tm
                  what="node_down firing for the stopped node only")
         hub.stop()  # the pipeline goes stale: no node is paged for it
         wait_for(lambda: _firing(grafana) == {}, 20, interval=0.5, what="node_down silent while the hub is down")
-    finally:
-        for n in nodes:
-            n.stop()
-        hub.stop()

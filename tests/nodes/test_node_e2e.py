@@ -65,10 +65,24 @@ def test_a_node_costs_the_documented_series(hub, node, influxdb):
     assert not any("device=lo," in s for s in series), "no loopback"
 
 
-def test_the_seed_snapshot_post_is_accepted_and_listed(hub):
+def test_the_seed_snapshot_post_is_accepted_and_listed(hub, influxdb, node):
     auth = {"Authorization": f"Bearer {TOKEN}"}
+    # A collector's node first, so the snapshot's points share measurements (and field types) with it.
+    wait_for(lambda: _node(hub, node.node_name), 20, interval=0.5, what="the collector's node in the hub")
     r = httpx.post(f"{hub.url}/api/telemetry/snapshot", json=SEED_SNAPSHOT, headers=auth, timeout=5)
     assert r.status_code == 204, r.text
+    # ... and in InfluxDB as host metrics of the same shape as the node collector's (a recent one: the
+    # seed's own timestamp may be older than the database keeps)
+    recent = dict(SEED_SNAPSHOT, node_id=f"daemon-{node.node_name}", timestamp="2026-12-02T00:00:00Z")
+    recent["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+    r = httpx.post(f"{hub.url}/api/telemetry/snapshot", json=recent, headers=auth, timeout=5)
+    assert r.status_code == 204, r.text
+    where = f"WHERE \"host.name\" = '{recent['node_id']}'"
+    answer = influxdb.query(f'SELECT "gauge" FROM "{semconv.NODE_MEMORY_LIMIT.name}" {where}', epoch="s")
+    [[at, limit]] = answer["results"][0]["series"][0]["values"]
+    assert limit == SEED_SNAPSHOT["memory_total_mb"] * MIB and abs(at - (time.time() - 5)) < 5
+    answer = influxdb.query(f'SELECT "gauge" FROM "{semconv.NODE_CPU.name}" {where} AND "state" = \'idle\'')
+    assert answer["results"][0]["series"][0]["values"][0][1] == pytest.approx(1 - 0.452)
     got = _node(hub, SEED_SNAPSHOT["node_id"])
     for key, value in SEED_SNAPSHOT.items():
         if key not in ("node_id", "timestamp"):

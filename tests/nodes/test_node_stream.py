@@ -15,8 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from jobpulse.hub.migrations import upgrade
-from jobpulse.stack import Hub, free_port
+from tests.support.hub import hub_process
 
 from .conftest import TOKEN
 
@@ -26,18 +25,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def hub(tmp_path, mysql_url, influxdb):
-    upgrade(mysql_url)
-    h = Hub(tmp_path / "hub", free_port())
-    h.start({
-        "JOBPULSE_DATABASE_URL": mysql_url, "JOBPULSE_INFLUX_URL": influxdb.url,
-        "JOBPULSE_INFLUX_DB": influxdb.database, "JOBPULSE_API_TOKEN": TOKEN,
-        "JOBPULSE_SSE_POLL_INTERVAL": "0.2", "JOBPULSE_SSE_KEEPALIVE": "1",
-        "JOBPULSE_NODE_STREAM_BACKLOG": "8", "JOBPULSE_NODE_STREAM_CLIENTS": "3",
-    })
-    try:
+    with hub_process(tmp_path / "hub", mysql_url, influxdb, TOKEN, sse_poll_interval="0.2", sse_keepalive="1",
+                     node_stream_backlog="8", node_stream_clients="3") as h:
         yield h
-    finally:
-        h.stop()
 
 
 def post(client: httpx.Client, node: str, cpu: float) -> None:

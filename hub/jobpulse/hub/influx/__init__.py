@@ -22,6 +22,7 @@ from ._influxql import (
 )
 from ._nodes import parse_node_result
 from ._parse import SeriesLine, parse_cycle_result, parse_series
+from ._snapshot_points import snapshot_lines
 
 __all__ = [
     "NODE_SERIES_QUANTITIES",
@@ -42,5 +43,6 @@ __all__ = [
     "quote_literal",
     "series_aggregate",
     "series_query",
+    "snapshot_lines",
     "time_literal",
 ]

@@ -85,6 +85,23 @@ class InfluxClient:
         if resp.status_code >= 300:
             raise InfluxResponseError(f"/ping answered HTTP {resp.status_code}")
 
+    def write(self, lines: list[str]) -> None:
+        """Line protocol (nanosecond timestamps) into the database through /write (1.x API, also
+        served by 2.x for a DBRP-mapped bucket)."""
+        try:
+            resp = self._client.post("/write", params={"db": self.database, "precision": "ns"},
+                                     content="\n".join(lines).encode())
+        except httpx.HTTPError as err:
+            raise InfluxConnectionError(f"{type(err).__name__}: {err}") from err
+        if resp.status_code >= 300:
+            try:
+                message = resp.json().get("error") or f"HTTP {resp.status_code}"
+            except ValueError:
+                message = f"HTTP {resp.status_code}"
+            if "beyond retention policy" in message:
+                return  # older than the database keeps: history InfluxDB declines, not an outage to retry
+            raise InfluxResponseError(f"write refused: {message}")
+
     def query(self, q: str, *, epoch: str = "u") -> Mapping[str, Any]:
         """Run ``q`` (one or more ``;``-separated statements) and return the parsed JSON.
         Raises InfluxQueryError if any statement failed."""

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from jobpulse.hub import errors
 from jobpulse.hub.api.deps import InfluxDep, StoreDep
 from jobpulse.hub.api.node_stream import DROP, HEARTBEAT
-from jobpulse.hub.core.clock import to_naive_utc, utcnow
-from jobpulse.hub.influx import NODE_SERIES_QUANTITIES, InfluxError, node_series_query, parse_series, parse_step
+from jobpulse.hub.api.chart_window import chart_query, chart_window, last_hour, step_seconds
+from jobpulse.hub.core.clock import utcnow
+from jobpulse.hub.influx import NODE_SERIES_QUANTITIES, node_series_query, parse_series
 from jobpulse.hub.schemas import NodePublic, NodeSeriesPublic, NodesPublic, SeriesPoint
-
-MAX_POINTS = 20_000
 
 router = APIRouter(prefix="/nodes", tags=["nodes"])
 
@@ -76,22 +75,12 @@ def node_series(
     last hour)."""
     if metric not in NODE_SERIES_QUANTITIES:
         raise errors.InvalidInput(f"unknown metric; one of: {', '.join(NODE_SERIES_QUANTITIES)}")
-    step_seconds = parse_step(step)
-    if step_seconds is None:
-        raise errors.InvalidInput("step must look like 10s, 5m or 1h")
+    step = step_seconds(step)
     if store.get_node(node_id) is None:
         raise errors.NotFound(f"no node {node_id!r}")
-    end = to_naive_utc(end) if end else utcnow()
-    start = to_naive_utc(start) if start else end - timedelta(hours=1)
-    if start >= end:
-        raise errors.InvalidInput("start must be before end")
-    if (end - start).total_seconds() / step_seconds > MAX_POINTS:
-        raise errors.InvalidInput(f"too many points: widen step (at most {MAX_POINTS})")
-    query, unit = node_series_query(metric, node_id, start, end, step_seconds)
-    try:
-        payload = influx.query(query, epoch="ms")
-    except InfluxError as err:
-        raise errors.InfluxUnavailable(str(err)[:200]) from err
+    window = chart_window(step, start, end, last_hour)
+    query, unit = node_series_query(metric, node_id, window.start, window.end, step)
+    payload = chart_query(influx, query)
     points = [SeriesPoint(time=at, value=v) for _, line in parse_series(payload) for at, v in line]
-    return NodeSeriesPublic(node_id=node_id, metric=metric, unit=unit, step_seconds=step_seconds, start=start,
-                            end=end, points=sorted(points, key=lambda p: p.time))
+    return NodeSeriesPublic(node_id=node_id, metric=metric, unit=unit, step_seconds=step, start=window.start,
+                            end=window.end, points=sorted(points, key=lambda p: p.time))

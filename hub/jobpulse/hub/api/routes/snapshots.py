@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import StoreDep, TokenAuth
+from jobpulse.hub.api.deps import InfluxDep, StoreDep, TokenAuth
 from jobpulse.hub.core.clock import to_naive_utc, utcnow
+from jobpulse.hub.influx import InfluxError, snapshot_lines
 from jobpulse.hub.schemas import LegacySnapshot
 from jobpulse.hub.state import NodeObservation
 
@@ -25,9 +26,9 @@ router = APIRouter(prefix="/api/telemetry", tags=["nodes"])
     dependencies=[TokenAuth],
     openapi_extra={"requestBody": {"content": {"application/json": {
         "schema": LegacySnapshot.model_json_schema()}}, "required": True}},
-    responses={400: {"description": "invalid body"}},
+    responses={400: {"description": "invalid body"}, 503: {"description": "InfluxDB or the database unavailable"}},
 )
-async def node_snapshot(request: Request, store: StoreDep):
+async def node_snapshot(request: Request, store: StoreDep, influx: InfluxDep):
     try:
         data = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
@@ -43,5 +44,11 @@ async def node_snapshot(request: Request, store: StoreDep):
     now = utcnow()
     # A daemon's clock may run ahead; a snapshot from the future would hide the node going silent.
     at = min(to_naive_utc(body.timestamp), now) if body.timestamp else now
-    await run_in_threadpool(store.apply_node_observation, NodeObservation(body.node_id, at, body.to_snapshot()))
+    snapshot = body.to_snapshot()
+    # InfluxDB first: a refused write is a 503 with nothing stored, and the daemon's retry sends it again.
+    try:
+        await run_in_threadpool(influx.write, snapshot_lines(body.node_id, at, snapshot))
+    except InfluxError as err:
+        raise errors.InfluxUnavailable(str(err)[:200]) from err
+    await run_in_threadpool(store.apply_node_observation, NodeObservation(body.node_id, at, snapshot))
     return Response(status_code=204)
