@@ -28,6 +28,7 @@ from jobpulse.semconv import (
 )
 
 from ._influxql import NODE_TAGS
+from ._parse import finite
 
 MIB, GIB = 2**20, 2**30
 # psutil's cpu_percent counts iowait as idle time; so does the seed's snapshot.
@@ -35,12 +36,6 @@ _IDLE_STATES = ("idle", "wait")
 ROOT = "/"
 
 
-def _number(value) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if f != f or f in (float("inf"), float("-inf")) else f
 
 
 class _Node:
@@ -124,7 +119,7 @@ def parse_node_result(payload: Mapping) -> dict[str, NodeObservation]:
             for row in series.get("values") or ():
                 if len(row) != len(columns) or not isinstance(row[0], int):
                     continue
-                host, value = row[index[ATTR_HOST_NAME]], _number(row[value_col])
+                host, value = row[index[ATTR_HOST_NAME]], finite(row[value_col])
                 if not host or value is None:
                     continue
                 key = (series["name"],) + tuple(

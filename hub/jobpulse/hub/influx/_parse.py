@@ -41,7 +41,8 @@ _CODES: dict[MetricSpec, type[enum.IntEnum]] = {JOB_STATUS: Status, JOB_PHASE: P
 _FLOATS = frozenset({JOB_PROGRESS, JOB_DURATION})
 
 
-def _float(value) -> float | None:
+def finite(value) -> float | None:
+    """A point's value as a finite float; None for anything else (NaN, inf, text)."""
     try:
         f = float(value)
     except (TypeError, ValueError):
@@ -50,7 +51,7 @@ def _float(value) -> float | None:
 
 
 def _int(value) -> int | None:
-    f = _float(value)
+    f = finite(value)
     return None if f is None else int(f)
 
 
@@ -58,15 +59,15 @@ def _value(spec: MetricSpec, raw):
     """A point's value as the observation's field holds it (codes as labels)."""
     codes = _CODES.get(spec)
     if codes is not None:
-        code = _float(raw)
+        code = finite(raw)
         try:
             return codes(int(round(code))).label if code is not None else None
         except ValueError:
             return None
     if spec is JOB_LAST_PROGRESS:
-        seconds = _float(raw)
+        seconds = finite(raw)
         return from_epoch(seconds=seconds) if seconds is not None and 0 < seconds < 1e11 else None
-    return _float(raw) if spec in _FLOATS else _int(raw)
+    return finite(raw) if spec in _FLOATS else _int(raw)
 
 
 def _rows(series: Mapping) -> Iterator[tuple[dict, object, object]]:
