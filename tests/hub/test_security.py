@@ -130,3 +130,29 @@ def test_unexpected_errors_are_json_without_a_trace(client, monkeypatch):
     assert r.status_code == 500
     assert r.json() == {"detail": "internal error"}
     assert "secret" not in r.text and "Traceback" not in r.text
+
+
+DEEP_ARRAYS = b"[" * 20_000 + b"]" * 20_000
+DEEP_DISKS = b'{"disks": ' + b"[" * 15_000 + b"]" * 15_000 + b"}"
+WRITE_ENDPOINTS = [("/api/v1/jobs", AUTH), ("/api/v1/telemetry/backup/deep-1", AUTH),
+                   ("/api/telemetry/snapshot", AUTH), ("/api/v1/alerts/grafana", None)]
+
+
+@pytest.mark.parametrize("body", [DEEP_ARRAYS, DEEP_DISKS], ids=["nested-arrays", "nested-disks"])
+@pytest.mark.parametrize("path, headers", WRITE_ENDPOINTS, ids=[p for p, _ in WRITE_ENDPOINTS])
+def test_deeply_nested_bodies_are_a_plain_400_on_every_write(client, path, headers, body):
+    from ._helpers import WEBHOOK_PASSWORD, WEBHOOK_USER
+
+    kwargs = {"auth": (WEBHOOK_USER, WEBHOOK_PASSWORD)} if headers is None else {"headers": headers}
+    kwargs.setdefault("headers", {})
+    kwargs["headers"] = dict(kwargs["headers"], **{"Content-Type": "application/json"})
+    r = client.post(path, content=body, **kwargs)
+    assert r.status_code == 400, r.text
+    assert r.json() == {"detail": "request body nested too deep (limit 32 levels)"}
+
+
+def test_nesting_depth_ignores_brackets_inside_strings():
+    from jobpulse.hub.core.limits import nesting_depth
+
+    assert nesting_depth(b'{"a": "[[[[\\"[[[", "b": [1, {"c": []}]}', 10) == 4
+    assert nesting_depth(b"[" * 100, 5) == 6  # stops counting past the limit

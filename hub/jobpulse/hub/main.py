@@ -17,7 +17,7 @@ from jobpulse.hub.api.node_stream import NodeBroadcaster
 from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.config import Settings
 from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine
-from jobpulse.hub.core.limits import BodySizeLimit
+from jobpulse.hub.core.limits import BodyLimits
 from jobpulse.hub.influx import InfluxClient, InfluxError
 from jobpulse.hub.reconciler import Reconciler
 from jobpulse.hub.store import Store, Thresholds
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     app.state.reconciler = None
     app.state.node_stream = NodeBroadcaster(store, settings.sse_poll_interval, settings.node_stream_clients,
                                             settings.node_stream_backlog)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
 
     @app.exception_handler(errors.HubError)
     async def _hub_error(_request: Request, err: errors.HubError):

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # The pipeline is fresh while the last successful reconcile is this recent.
     freshness_seconds: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Deepest nesting of arrays/objects a body may have (the seeds' payloads need 3).
+    max_body_depth: int = Field(default=32, gt=0)
     # GET /api/v1/jobs answers from a cache this many seconds old at most (0: off).
     list_cache_seconds: float = Field(default=1.0, ge=0)
     sse_poll_interval: float = Field(default=1.0, gt=0)
