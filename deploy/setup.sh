@@ -45,7 +45,14 @@ if [[ ! -x .venv/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   say "installing the Python package and its dependencies into .venv"
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[hub,grafana,stack,test]'
+  # grafana-client needs niquests, whose urllib3-future wheel installs a .pth that overwrites
+  # the real urllib3 at every interpreter start (requests, and schemathesis through it, then
+  # break). Built from its sdist with URLLIB3_NO_OVERRIDE it stays in its own namespace.
+  if compgen -G '.venv/lib/python3*/site-packages/urllib3_future.pth' >/dev/null; then
+    .venv/bin/pip uninstall -q -y urllib3-future urllib3
+    rm -rf .venv/lib/python3*/site-packages/urllib3
+  fi
+  URLLIB3_NO_OVERRIDE=1 .venv/bin/pip install -q --no-binary urllib3-future -e '.[hub,grafana,stack,test]'
   echo "$want" > "$stamp"
 else
   say "Python environment up to date (.venv)"

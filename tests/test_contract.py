@@ -55,7 +55,7 @@ def test_semconv_public_names_are_pinned():
         "ATTR_ERROR_MESSAGE", "ATTR_HOST_NAME", "ATTR_JOB_ID", "ATTR_JOB_TYPE", "ATTR_MACHINE",
         "ATTR_MOUNTPOINT", "ATTR_STATE", "DISK_ATTRIBUTES", "DISK_METRICS", "DISK_STATUS", "DISK_TOTAL",
         "DISK_TRANSFERRED", "DiskStatus", "ENV_JOB_ID", "ENV_NODE_NAME", "ERROR_MESSAGE_MAX", "FIELD_COUNTER",
-        "FIELD_GAUGE", "JOB_ATTRIBUTES", "JOB_AVERAGE_SPEED", "JOB_DURATION", "JOB_ERROR", "JOB_ETA",
+        "FIELD_GAUGE", "ID_MAX", "JOB_ATTRIBUTES", "JOB_AVERAGE_SPEED", "JOB_DURATION", "JOB_ERROR", "JOB_ETA",
         "JOB_LAST_PROGRESS", "JOB_METRICS", "JOB_PHASE", "JOB_PROGRESS", "JOB_SPEED", "JOB_STATUS",
         "JOB_TOTAL", "JOB_TRANSFERRED", "JobType", "METRICS_BY_NAME", "MetricSpec", "NODE_CONNECTIONS",
         "NODE_CPU", "NODE_DISK_IO", "NODE_FILESYSTEM", "NODE_FIXED_SERIES", "NODE_LOAD_15M", "NODE_LOAD_1M",
@@ -63,7 +63,7 @@ def test_semconv_public_names_are_pinned():
         "NODE_NETWORK_IO", "NODE_POINT_ATTRIBUTES", "NODE_PROCESSES", "NODE_UPTIME", "OBSERVABLE_COUNTER",
         "OBSERVABLE_GAUGE", "Phase", "RULE_JOB_FAILED", "RULE_JOB_STALLED", "RULE_JOB_STUCK",
         "RULE_NODE_DOWN", "RULE_PIPELINE_DOWN", "SCOPE_NAME", "Status", "TAG_SCOPE_NAME", "TAG_SCOPE_VERSION",
-        "TERMINAL_STATUSES", "series_per_job", "series_per_node",
+        "TERMINAL_STATUSES", "job_id_problem", "node_id_problem", "series_per_job", "series_per_node",
     ]
     for name in semconv.__all__:
         assert getattr(semconv, name) is not None

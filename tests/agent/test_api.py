@@ -6,6 +6,7 @@ def test_public_api_is_pinned():
         "ConfigurationError",
         "DiskSnapshot",
         "DiskStatus",
+        "InvalidJobId",
         "Job",
         "JobSnapshot",
         "JobType",
@@ -17,6 +18,7 @@ def test_public_api_is_pinned():
         "Status",
         "Telemetry",
         "configure",
+        "resolve_job_id",
         "start_job",
     ]
     for name in agent.__all__:

@@ -156,3 +156,42 @@ def test_max_rate_throttles(tmp_path):
              "--no-telemetry", "--summary-json"])
     assert p.returncode == 0, p.stderr
     assert 1.5 <= summary(p)["duration_seconds"] <= 4.0  # 2 MiB at 1 MiB/s
+
+
+@pytest.mark.parametrize("job_id, why", [
+    ("../../etc/passwd", "'/'"),
+    ("/.*/", "'/'"),
+    ("..", "'.' or '..'"),
+    ("tab\there", "control characters"),
+    ("x" * 192, "1 to 191 characters"),
+])
+@pytest.mark.parametrize("source", ["argument", "environment"])
+def test_an_id_the_hub_could_not_address_is_refused_before_any_telemetry(tmp_path, job_id, why, source):
+    sink = OtlpSink()
+    try:
+        args = ["--dest", str(tmp_path), "--demo-disks", "1", "--demo-size", "64K"]
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+               "JOBPULSE_SPOOL_DIR": str(tmp_path / "spool")}
+        if source == "argument":
+            args += ["--job-id", job_id]
+        else:
+            env[sc.ENV_JOB_ID] = job_id
+        p = run(args, env_extra=env)
+        assert p.returncode == 2, p.stderr
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("jobpulse-agent: invalid job id:") and why in lines[0], p.stderr
+        assert not (tmp_path / "sources").exists()  # nothing copied either
+        time.sleep(0.5)
+        assert sink.received == 0
+    finally:
+        sink.close()
+
+
+def test_every_option_has_a_help_line():
+    p = run(["--help"])
+    assert p.returncode == 0
+    from jobpulse.agent.cli import build_parser
+
+    copy = build_parser()._subparsers._group_actions[0].choices["copy"]
+    undescribed = [a.option_strings or a.dest for a in copy._actions if not a.help]
+    assert undescribed == []

@@ -32,8 +32,8 @@ def test_domain_packages_all():
         "COMPLETED", "DISK_FIELDS", "FAILED", "JOB_FIELDS", "NODE_FIELDS", "PENDING", "RUNNING",
         "SNAPSHOT_FIELDS", "STALE_MESSAGE", "STALLED", "STATUSES", "TERMINAL", "DiskObservation",
         "DiskState", "JobState", "NodeObservation", "NodeSnapshot", "NodeState", "Observation",
-        "StaleDecision", "apply_node_observation", "apply_observation", "format_silence", "mark_stale",
-        "new_job", "node_id_problem", "pct",
+        "StaleDecision", "apply_node_observation", "apply_observation", "format_silence", "is_late", "mark_stale",
+        "new_job", "pct",
     ]
     assert jobpulse.hub.influx.__all__ == [
         "NODE_SERIES_QUANTITIES", "InfluxClient", "InfluxConnectionError", "InfluxError",

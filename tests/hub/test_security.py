@@ -18,7 +18,6 @@ HOSTILE = [
     "q'uote",
     'double"quote',
     "back\\slash\\",
-    "new\nline",
     "re.*|()[]{}^$+?",
     "') OR 1=1; DROP TABLE jobs; --",
     "\" OR \"\"=\"",
@@ -28,8 +27,8 @@ HOSTILE = [
 ]
 
 def _in_line_protocol(job: str) -> bool:
-    """Line protocol cannot carry a newline or a trailing backslash in a tag value."""
-    return "\n" not in job and not job.endswith("\\")
+    """Line protocol cannot carry a trailing backslash in a tag value."""
+    return not job.endswith("\\")
 
 
 WRITES = [

@@ -35,8 +35,16 @@ def test_series_input_errors(client_factory, sqlite_url, influxdb, influx_db):
     api = client_factory(sqlite_url, influx_url=influxdb.url, influx_db=influx_db)
     register(api, "chart2")
     base = "/api/v1/jobs/chart2/series"
-    assert api.get(base, params={"metric": "DROP DATABASE x"}).status_code == 400
-    assert api.get(base, params={"metric": sc.JOB_PROGRESS.name, "step": "10s; DROP"}).status_code == 400
+    # metric (an enum), step (a pattern) and the times (RFC 3339) are checked by the document's schema
+    assert api.get(base, params={"metric": "DROP DATABASE x"}).status_code == 422
+    assert api.get(base, params={"metric": sc.JOB_PROGRESS.name, "step": "10s; DROP"}).status_code == 422
+    for bad_time in ("0.5", "2020-01-01", "yesterday"):
+        r = api.get(base, params={"metric": sc.JOB_PROGRESS.name, "start": bad_time})
+        assert r.status_code == 422 and "RFC 3339" in r.text, bad_time
+    # a window outside what InfluxDB can hold is clamped, never a 503
+    far = api.get(base, params={"metric": sc.JOB_PROGRESS.name, "step": "1h", "start": "1656-11-22T20:07:49Z",
+                                "end": "1999-01-01T00:00:00Z"})
+    assert far.status_code == 400 and "too many points" in far.json()["detail"]
     assert api.get(base, params={"metric": sc.JOB_PROGRESS.name, "step": "1s",
                                  "start": "2020-01-01T00:00:00Z"}).status_code == 400
     assert api.get("/api/v1/jobs/nope/series", params={"metric": sc.JOB_PROGRESS.name}).status_code == 404

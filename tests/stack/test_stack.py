@@ -9,7 +9,8 @@ from jobpulse import stack as stack_pkg
 
 def test_public_api_is_pinned():
     assert stack_pkg.__all__ == [
-        "Collector", "Hub", "InfluxDB", "MariaDB", "MissingProgramError", "NodeCollector", "Ports", "QueryError",
+        "PORT_VARIABLES", "Collector", "Hub", "InfluxDB", "MariaDB", "MissingProgramError", "NodeCollector",
+        "PortBusyError", "Ports", "QueryError",
         "Stack", "StackError", "StartError", "collector_binary", "free_port", "http_status", "pid_alive", "repo_root", "run_dir",
     ]
 

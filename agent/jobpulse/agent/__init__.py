@@ -11,19 +11,20 @@
 Metric names, units and codes live in :mod:`jobpulse.semconv`.
 """
 
-from ._errors import ConfigurationError, JobpulseError
+from ._errors import ConfigurationError, InvalidJobId, JobpulseError
 from ._exporter import SpoolingMetricExporter
 from ._job import Job
 from ._records import DiskSnapshot, JobSnapshot
 from ._speed import SpeedEstimator
 from ._spool import Spool
-from ._telemetry import Telemetry, configure, start_job
+from ._telemetry import Telemetry, configure, resolve_job_id, start_job
 from jobpulse.semconv import DiskStatus, JobType, Phase, Status
 
 __all__ = [
     "ConfigurationError",
     "DiskSnapshot",
     "DiskStatus",
+    "InvalidJobId",
     "Job",
     "JobSnapshot",
     "JobType",
@@ -35,5 +36,6 @@ __all__ = [
     "Status",
     "Telemetry",
     "configure",
+    "resolve_job_id",
     "start_job",
 ]

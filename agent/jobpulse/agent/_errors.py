@@ -9,3 +9,7 @@ class JobpulseError(Exception):
 
 class ConfigurationError(JobpulseError):
     """A setting (argument or environment variable) has a value the agent cannot use."""
+
+
+class InvalidJobId(ConfigurationError):
+    """A job id the hub could not address (jobpulse.semconv.job_id_problem says why)."""

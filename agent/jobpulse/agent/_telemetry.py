@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable, Sequence
 
 from . import _config
+from ._errors import InvalidJobId
 from ._exporter import SpoolingMetricExporter
 from ._job import Job
 from ._spool import Spool
 from ._watcher import Watcher
-from jobpulse.semconv import ENV_JOB_ID, SCOPE_NAME, JobType
+from jobpulse.semconv import ENV_JOB_ID, SCOPE_NAME, JobType, job_id_problem
 
 _logger = logging.getLogger("jobpulse.agent")
 
@@ -28,6 +29,16 @@ try:
     _AGENT_VERSION = _version("jobpulse")
 except Exception:  # not installed (running from a source tree)
     _AGENT_VERSION = "0.0.0"
+
+
+def resolve_job_id(job_type: str, machine: str, job_id: str | None = None,
+                   wall: Callable[[], float] = time.time) -> str:
+    """argument > $MIGRATEKIT_JOB_ID > TYPE-MACHINE-UNIXTIME, checked against the hub's id rule."""
+    resolved = job_id or os.environ.get(ENV_JOB_ID) or f"{job_type}-{machine}-{int(wall())}"
+    problem = job_id_problem(resolved)
+    if problem:
+        raise InvalidJobId(f"{problem}: {resolved!r}")
+    return resolved
 
 
 class Telemetry:
@@ -92,10 +103,11 @@ class Telemetry:
         disks: Sequence[int] = (),
         job_id: str | None = None,
     ) -> Job:
-        """Start reporting a job. ``job_id`` defaults to $MIGRATEKIT_JOB_ID, else type-machine-time."""
+        """Start reporting a job. ``job_id`` defaults to $MIGRATEKIT_JOB_ID, else type-machine-time.
+        Raises InvalidJobId, before anything is sent, for an id the hub would refuse."""
         jt = JobType(job_type).value
         machine = machine or socket.gethostname()
-        job_id = job_id or os.environ.get(ENV_JOB_ID) or f"{jt}-{machine}-{int(self._wall())}"
+        job_id = resolve_job_id(jt, machine, job_id, self._wall)
         job = Job(
             job_id, jt, machine, list(disks),
             clock=self._clock, wall_clock=self._wall,

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from ._copy import CopyError, Disk, TokenBucket, copy_disk, finalize, make_demo_sources, source_size
-from ._errors import JobpulseError
+from ._errors import InvalidJobId, JobpulseError
 from ._progress import Progress, summary_line
-from ._telemetry import configure
-from jobpulse.semconv import ENV_JOB_ID, DiskStatus, JobType, Phase, Status
+from ._telemetry import configure, resolve_job_id
+from jobpulse.semconv import ENV_JOB_ID, ID_MAX, DiskStatus, JobType, Phase, Status
 
 PROG = "jobpulse-agent"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -53,17 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Report long data jobs as OpenTelemetry metrics.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("copy", help="copy disk images in parallel, reporting progress over OTLP")
-    p.add_argument("sources", nargs="*", metavar="SOURCE", help="files or block devices (none: demo data)")
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="files or block devices to copy, one disk each (none: generated demo disks)")
     p.add_argument("--dest", required=True, type=Path, metavar="DIR", help="destination directory")
-    p.add_argument("--job-id", help=f"job id (default ${ENV_JOB_ID}, else TYPE-MACHINE-UNIXTIME)")
-    p.add_argument("--job-type", default="backup", choices=[t.value for t in JobType])
+    p.add_argument("--job-id", help=f"job id (default ${ENV_JOB_ID}, else TYPE-MACHINE-UNIXTIME); 1 to {ID_MAX} "
+                   "characters, no '/' or control character, not '.' or '..'; every run needs its own")
+    p.add_argument("--job-type", default="backup", choices=[t.value for t in JobType],
+                   help="kind of job (default: %(default)s)")
     p.add_argument("--machine", default=None, help="machine/VM name (default: this host's name)")
-    p.add_argument("--chunk-size", type=parse_size, default=64 * 1024, metavar="SIZE")
-    p.add_argument("--max-rate", type=parse_size, default=None, metavar="RATE", help="total bytes/s, e.g. 20M")
-    p.add_argument("--snapshot-seconds", type=_seconds, default=0.0, metavar="S")
-    p.add_argument("--finalize-seconds", type=_seconds, default=0.0, metavar="S")
-    p.add_argument("--demo-disks", type=int, default=3, metavar="N")
-    p.add_argument("--demo-size", type=parse_size, default=64 * 1024 * 1024, metavar="SIZE")
+    p.add_argument("--chunk-size", type=parse_size, default=64 * 1024, metavar="SIZE",
+                   help="bytes read and written per step, e.g. 1M (default: 64K)")
+    p.add_argument("--max-rate", type=parse_size, default=None, metavar="RATE",
+                   help="limit on the total bytes/s over all disks, e.g. 20M (default: none)")
+    p.add_argument("--snapshot-seconds", type=_seconds, default=0.0, metavar="S",
+                   help="time spent in the snapshot phase before the transfer (default: 0)")
+    p.add_argument("--finalize-seconds", type=_seconds, default=0.0, metavar="S",
+                   help="extra time spent in the finalizing phase after the transfer (default: 0)")
+    p.add_argument("--demo-disks", type=int, default=3, metavar="N",
+                   help="number of demo disks generated when no SOURCE is given (default: %(default)s)")
+    p.add_argument("--demo-size", type=parse_size, default=64 * 1024 * 1024, metavar="SIZE",
+                   help="size of each generated demo disk (default: 64M)")
     p.add_argument("--no-telemetry", action="store_true", help="copy without any OpenTelemetry")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     p.add_argument("--summary-json", action="store_true", help="print a final JSON summary line on stdout")
@@ -114,6 +123,12 @@ def _plan(args) -> list[tuple[Path, Path]]:
 
 
 def copy_command(args) -> int:
+    machine = args.machine or socket.gethostname()
+    try:
+        job_id = resolve_job_id(args.job_type, machine, args.job_id)
+    except InvalidJobId as exc:  # before any telemetry: a job the hub could not address
+        _say(f"invalid job id: {exc}")
+        return EXIT_USAGE
     stop = threading.Event()
     cancel = _Cancel(stop)
     signal.signal(signal.SIGINT, cancel)
@@ -139,8 +154,7 @@ def copy_command(args) -> int:
         except CopyError as exc:
             sizes.append(0)
             errors.append(str(exc))
-    machine = args.machine or socket.gethostname()
-    job = telemetry.start_job(args.job_type, machine, sizes, args.job_id)
+    job = telemetry.start_job(args.job_type, machine, sizes, job_id)
     job.set_phase(Phase.PREPARING)
     if early_error is None and not errors:
         if not args.dest.is_dir():

@@ -40,6 +40,7 @@ from ._codes import (
     Status,
     TERMINAL_STATUSES,
 )
+from ._ids import ID_MAX, job_id_problem, node_id_problem
 from ._metrics import (
     ALL_METRICS,
     DISK_METRICS,
@@ -117,6 +118,7 @@ __all__ = [
     "ERROR_MESSAGE_MAX",
     "FIELD_COUNTER",
     "FIELD_GAUGE",
+    "ID_MAX",
     "JOB_ATTRIBUTES",
     "JOB_AVERAGE_SPEED",
     "JOB_DURATION",
@@ -162,6 +164,8 @@ __all__ = [
     "TAG_SCOPE_NAME",
     "TAG_SCOPE_VERSION",
     "TERMINAL_STATUSES",
+    "job_id_problem",
+    "node_id_problem",
     "series_per_job",
     "series_per_node",
 ]

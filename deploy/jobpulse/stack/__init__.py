@@ -6,22 +6,24 @@ except ImportError as _missing:
     raise ImportError(f"jobpulse.stack needs its extra ({_missing.name} is missing): pip install 'jobpulse[stack]'") from None
 
 from ._collector import Collector, NodeCollector, collector_binary
-from ._errors import MissingProgramError, QueryError, StackError, StartError
+from ._errors import MissingProgramError, PortBusyError, QueryError, StackError, StartError
 from ._hub import Hub
 from ._influxdb import InfluxDB
 from ._mariadb import MariaDB
 from ._net import free_port, http_status
 from ._paths import repo_root, run_dir
 from ._process import pid_alive
-from ._stack import Ports, Stack
+from ._stack import PORT_VARIABLES, Ports, Stack
 
 __all__ = [
+    "PORT_VARIABLES",
     "Collector",
     "Hub",
     "InfluxDB",
     "MariaDB",
     "MissingProgramError",
     "NodeCollector",
+    "PortBusyError",
     "Ports",
     "QueryError",
     "Stack",

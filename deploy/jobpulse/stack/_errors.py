@@ -15,3 +15,7 @@ class StartError(StackError):
 
 class QueryError(StackError):
     """A server answered a query with an error."""
+
+
+class PortBusyError(StartError):
+    """A port a server needs is taken by another program; the message names it and its variable."""

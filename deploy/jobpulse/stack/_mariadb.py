@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ._errors import MissingProgramError, QueryError, StartError
@@ -22,15 +23,21 @@ class MariaDB(ServerProcess):
     comparing a UTC DATETIME with NOW() instead of UTC_TIMESTAMP() shows up as wrong.
     """
 
-    def __init__(self, home: Path, port: int, user: str, password: str, time_zone: str | None = None) -> None:
+    def __init__(self, home: Path, port: int, user: str, password: str | Callable[[], str],
+                 time_zone: str | None = None) -> None:
         super().__init__(home, "mariadbd")
         self.host = "127.0.0.1"
         self.port = port
         self.user = user
-        self.password = password
+        # A callable is asked only when the password is needed (a generated one is written to disk then).
+        self._password = password
         self.time_zone = time_zone
         self._data = self.home / "data"
         self._socket = self.home / "mysqld.sock"
+
+    @property
+    def password(self) -> str:
+        return self._password() if callable(self._password) else self._password
 
     def url(self, database: str) -> str:
         return f"mysql+pymysql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"

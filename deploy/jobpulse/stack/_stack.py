@@ -14,12 +14,50 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ._collector import Collector, NodeCollector
+from ._errors import PortBusyError, StackError
 from ._hub import Hub
 from ._influxdb import InfluxDB
 from ._mariadb import MariaDB
-from ._net import free_port
+from ._net import free_port, port_open
 from ._paths import run_dir
 from ._secrets import local_secret
+
+
+# Each port, the variable that configures it and its default (docs/stack.md lists them).
+PORT_VARIABLES: dict[str, tuple[str, int]] = {
+    "influx_http": ("JOBPULSE_INFLUX_PORT", 8086),
+    "influx_rpc": ("JOBPULSE_INFLUX_RPC_PORT", 8088),
+    "mysql": ("JOBPULSE_MYSQL_PORT", 3306),
+    "otlp_grpc": ("JOBPULSE_OTLP_GRPC_PORT", 4317),
+    "otlp_http": ("JOBPULSE_OTLP_HTTP_PORT", 4318),
+    "collector_health": ("JOBPULSE_COLLECTOR_HEALTH_PORT", 13133),
+    "collector_metrics": ("JOBPULSE_COLLECTOR_METRICS_PORT", 8888),
+    "hub": ("JOBPULSE_HUB_PORT", 8000),
+    "node_health": ("JOBPULSE_NODE_HEALTH_PORT", 13134),
+    "node_metrics": ("JOBPULSE_NODE_METRICS_PORT", 8889),
+}
+
+# Which part listens on which ports, in start order.
+PARTS: dict[str, tuple[str, ...]] = {
+    "InfluxDB": ("influx_http", "influx_rpc"),
+    "MariaDB": ("mysql",),
+    "the collector": ("otlp_grpc", "otlp_http", "collector_health", "collector_metrics"),
+    "the node collector": ("node_health", "node_metrics"),
+    "the hub": ("hub",),
+}
+
+
+def _configured(variable: str, default: int) -> int:
+    text = os.environ.get(variable)
+    if text is None:
+        return default
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise StackError(f"{variable}={text!r} is not a port number (1-65535)")
+    return port
 
 
 @dataclass(frozen=True)
@@ -38,20 +76,7 @@ class Ports:
     @classmethod
     def from_env(cls) -> "Ports":
         """Configured ports (JOBPULSE_*_PORT), defaulting to each server's usual one."""
-        def port(name: str, default: int) -> int:
-            return int(os.environ.get(name, default))
-        return cls(
-            influx_http=port("JOBPULSE_INFLUX_PORT", 8086),
-            influx_rpc=port("JOBPULSE_INFLUX_RPC_PORT", 8088),
-            mysql=port("JOBPULSE_MYSQL_PORT", 3306),
-            otlp_grpc=port("JOBPULSE_OTLP_GRPC_PORT", 4317),
-            otlp_http=port("JOBPULSE_OTLP_HTTP_PORT", 4318),
-            collector_health=port("JOBPULSE_COLLECTOR_HEALTH_PORT", 13133),
-            collector_metrics=port("JOBPULSE_COLLECTOR_METRICS_PORT", 8888),
-            hub=port("JOBPULSE_HUB_PORT", 8000),
-            node_health=port("JOBPULSE_NODE_HEALTH_PORT", 13134),
-            node_metrics=port("JOBPULSE_NODE_METRICS_PORT", 8889),
-        )
+        return cls(**{name: _configured(var, default) for name, (var, default) in PORT_VARIABLES.items()})
 
     @classmethod
     def free(cls) -> "Ports":
@@ -61,29 +86,73 @@ class Ports:
 class Stack:
     def __init__(self, name: str = "local", ports: Ports | None = None, mysql_time_zone: str | None = None,
                  home: Path | None = None) -> None:
+        """Nothing is written here (``status`` must leave no trace): the ports are saved by ``up``,
+        or at once when given explicitly (a test session's free ports)."""
+        self.name = name
         self.home = (home or run_dir() / name).resolve()
-        self.home.mkdir(parents=True, exist_ok=True)
-        state_file = self.home / "state.json"
-        if ports is None and state_file.exists():
-            saved = json.loads(state_file.read_text())["ports"]
-            # A stack saved by an older version lacks the newer servers' ports: those take the defaults.
-            ports = Ports(**{**asdict(Ports.from_env()), **{k: v for k, v in saved.items() if k in Ports.__dataclass_fields__}})
-        self.ports = ports or Ports.from_env()
-        state_file.write_text(json.dumps({"ports": asdict(self.ports)}, indent=2) + "\n")
+        self._state_file = self.home / "state.json"
+        self._mysql_time_zone = mysql_time_zone
+        # What the stack could not do as configured, for the CLI to say (a changed port of a running part).
+        self.notes: list[str] = []
         self.database = os.environ.get("JOBPULSE_INFLUX_DB", "jobpulse")
-        self.influxdb = InfluxDB(self.home / "influxdb", self.ports.influx_http, self.ports.influx_rpc,
-                                 database=self.database)
-        self.mariadb = MariaDB(self.home / "mariadb", self.ports.mysql,
+        if ports is not None:
+            self._build(ports)
+            self._save_state()
+            return
+        configured = Ports.from_env()
+        if not self._state_file.exists():
+            self._build(configured)
+            return
+        saved = json.loads(self._state_file.read_text())["ports"]
+        # A stack saved by an older version lacks the newer servers' ports: those take the configured ones.
+        self._build(Ports(**{**asdict(configured), **{k: v for k, v in saved.items() if k in PORT_VARIABLES}}))
+        applied = dict(asdict(self.ports))
+        for part, fields in PARTS.items():
+            for field in fields:
+                variable = PORT_VARIABLES[field][0]
+                wanted, current = getattr(configured, field), getattr(self.ports, field)
+                if variable not in os.environ or wanted == current:
+                    continue
+                if self._server(part).running:
+                    self.notes.append(f"{variable}={wanted} is not applied: {part} is running on port {current}; "
+                                      f"`jobpulse-stack down --name {name}` first, then `up` again")
+                else:
+                    applied[field] = wanted
+        if applied != asdict(self.ports):
+            self._build(Ports(**applied))
+
+    def _build(self, ports: Ports) -> None:
+        self.ports = ports
+        secrets = self.home / "secrets"
+        self.influxdb = InfluxDB(self.home / "influxdb", ports.influx_http, ports.influx_rpc, database=self.database)
+        self.mariadb = MariaDB(self.home / "mariadb", ports.mysql,
                                user=os.environ.get("JOBPULSE_MYSQL_USER", "jobpulse"),
-                               password=local_secret("JOBPULSE_MYSQL_PASSWORD", self.home / "secrets" / "mysql-password"),
-                               time_zone=mysql_time_zone)
-        self.collector = Collector(self.home / "collector", self.ports.otlp_grpc, self.ports.otlp_http,
-                                   self.ports.collector_health, self.ports.collector_metrics,
+                               password=lambda: local_secret("JOBPULSE_MYSQL_PASSWORD", secrets / "mysql-password"),
+                               time_zone=self._mysql_time_zone)
+        self.collector = Collector(self.home / "collector", ports.otlp_grpc, ports.otlp_http,
+                                   ports.collector_health, ports.collector_metrics,
                                    influx_url=self.influxdb.url, influx_db=self.database)
-        self.hub = Hub(self.home / "hub", self.ports.hub)
-        self.node = NodeCollector(self.home / "node", self.ports.node_health, self.ports.node_metrics,
+        self.hub = Hub(self.home / "hub", ports.hub)
+        self.node = NodeCollector(self.home / "node", ports.node_health, ports.node_metrics,
                                   gateway=self.collector.otlp_http,
                                   node_name=os.environ.get("JOBPULSE_NODE_NAME") or socket.gethostname())
+
+    def _server(self, part: str):
+        return {"InfluxDB": self.influxdb, "MariaDB": self.mariadb, "the collector": self.collector,
+                "the node collector": self.node, "the hub": self.hub}[part]
+
+    def _save_state(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._state_file.write_text(json.dumps({"ports": asdict(self.ports)}, indent=2) + "\n")
+
+    def _check_ports(self, part: str) -> None:
+        """Before starting ``part``: each of its ports must be free, or the error names the one that is not."""
+        for field in PARTS[part]:
+            port = getattr(self.ports, field)
+            if port_open(port):
+                variable = PORT_VARIABLES[field][0]
+                raise PortBusyError(f"cannot start {part}: port {port} ({variable}) is already in use by another "
+                                    f"program; set {variable} to a free port (docs/stack.md) or stop that program")
 
     def hub_environment(self, database: str = "jobpulse") -> dict[str, str]:
         secrets = self.home / "secrets"
@@ -103,24 +172,31 @@ class Stack:
         return env
 
     def up(self, hub: bool = True, say=print) -> None:
-        say("starting InfluxDB ...")
-        self.influxdb.start()
-        say("starting MariaDB ...")
-        self.mariadb.start()
-        self.mariadb.create_database("jobpulse")
-        say("starting the collector ...")
-        self.collector.start(build=True)
-        say("starting the node collector ...")
-        self.node.start()
-        if hub:
-            say("starting the hub ...")
-            self.hub.start(self.hub_environment())
+        self._save_state()
+        starts = {
+            "InfluxDB": self.influxdb.start,
+            "MariaDB": self.mariadb.start,
+            "the collector": lambda: self.collector.start(build=True),
+            "the node collector": self.node.start,
+            "the hub": lambda: self.hub.start(self.hub_environment()),
+        }
+        for part, start in starts.items():
+            if part == "the hub" and not hub:
+                continue
+            if self._server(part).running:
+                say(f"{part} already running")
+            else:
+                self._check_ports(part)
+                say(f"starting {part} ...")
+                start()
+            if part == "MariaDB":
+                self.mariadb.create_database("jobpulse")
 
     def down(self, say=print) -> None:
-        for name, server in (("hub", self.hub), ("node collector", self.node), ("collector", self.collector),
-                             ("MariaDB", self.mariadb), ("InfluxDB", self.influxdb)):
+        for part in reversed(PARTS):
+            server = self._server(part)
             if server.running:
-                say(f"stopping {name} ...")
+                say(f"stopping {part} ...")
             server.stop()
 
     def describe(self) -> list[str]:

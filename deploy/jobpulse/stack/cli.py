@@ -6,21 +6,44 @@ import argparse
 import sys
 
 from ._errors import StackError
-from ._stack import Stack
+from ._stack import PORT_VARIABLES, Stack
+
+
+def _epilog() -> str:
+    ports = "\n".join(f"  {var:32} {default:>5}  {field.replace('_', ' ')}"
+                      for field, (var, default) in PORT_VARIABLES.items())
+    return f"""commands:
+  up      start every part that is not running (InfluxDB, MariaDB, collector, node collector, hub)
+  down    stop the parts this stack started (by pid)
+  status  show each part and its address; writes nothing
+  env     print the shell exports that point an agent and a hub at this stack
+  demo    up, then copy demo disks through the stack and print what InfluxDB and the hub report
+
+ports (environment variables, read when the stack is first started; a changed one applies to a part
+that is stopped, and is reported as not applied while that part runs):
+{ports}
+
+docs/stack.md has the details."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="jobpulse-stack",
-        description="Run jobpulse's servers (InfluxDB, MariaDB, collector, hub) as local processes under .run/.",
+        description="Run jobpulse's servers (InfluxDB, MariaDB, collector, node collector, hub) as local "
+        "processes with their data under .run/<name>/.",
+        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["up", "down", "status", "env", "demo"])
-    parser.add_argument("--name", default="local", help="stack name: its folder under .run/ (default: local)")
+    parser.add_argument("command", choices=["up", "down", "status", "env", "demo"], help="see below")
+    parser.add_argument("--name", default="local",
+                        help="stack name: its folder under .run/, so several stacks can run side by side "
+                        "(default: local, the demo's)")
     parser.add_argument("--no-hub", action="store_true", help="with up: leave the hub stopped")
     args = parser.parse_args(argv)
 
-    stack = Stack(name=args.name)
     try:
+        stack = Stack(name=args.name)
+        for note in stack.notes:
+            print(f"jobpulse-stack: {note}", file=sys.stderr)
         if args.command == "demo":
             from ._demo import run_demo
             return run_demo(stack)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from jobpulse.hub import errors
 from jobpulse.hub.api.main import api_router
+from jobpulse.hub.api.methods import AllowedMethods
 from jobpulse.hub.api.node_stream import NodeBroadcaster
+from jobpulse.hub.api.openapi import complete_openapi
 from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.config import Settings
 from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     app.state.node_stream = NodeBroadcaster(store, settings.sse_poll_interval, settings.node_stream_clients,
                                             settings.node_stream_backlog)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
+    app.add_middleware(AllowedMethods)
 
     @app.exception_handler(errors.HubError)
     async def _hub_error(_request: Request, err: errors.HubError):
@@ -97,7 +102,16 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.include_router(api_router)
+    complete_openapi(app)
     return app
+
+
+def _settings_problem(err: ValidationError) -> str:
+    """A settings error as one line naming the environment variable."""
+    first = err.errors()[0]
+    name = "JOBPULSE_" + "_".join(str(x) for x in first.get("loc", ())).upper()
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return message if message.startswith(name) else f"{name}: {message}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,15 +122,37 @@ def main(argv: list[str] | None = None) -> int:
         "the GUI API and the Grafana webhook. Configured by JOBPULSE_* environment variables "
         "(docs/hub.md); the database schema is migrated at start.",
     )
-    parser.parse_args(argv)
+    parser.add_argument("--host", help="address to listen on (default: $JOBPULSE_HOST, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: $JOBPULSE_PORT, else 8000)")
+    parser.add_argument("--check", action="store_true",
+                        help="check the settings, the database and InfluxDB, print one line each and exit "
+                        "(0: ready to serve, 1: a backend is unreachable, 2: a setting is invalid); "
+                        "migrates and creates nothing")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as err:
+        sys.stderr.write(f"jobpulse-hub: {_settings_problem(err)}\n")
+        return 2
+    if args.check:
+        from jobpulse.hub.check import check
+
+        ok, lines = check(settings)
+        for line in lines:
+            sys.stdout.write(f"jobpulse-hub: {line}\n")
+        return 0 if ok else 1
 
     import uvicorn
 
     from jobpulse.hub.migrations import upgrade
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except DB_ERRORS as err:
+        sys.stderr.write(f"jobpulse-hub: cannot migrate the database: {str(err).splitlines()[0][:300]}\n")
+        return 1
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 access_log=False)
     return 0

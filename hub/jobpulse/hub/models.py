@@ -37,6 +37,9 @@ SETTING_STUCK_AFTER = "stuck_after_seconds"
 SETTING_PIPELINE_FRESH = "pipeline_fresh_seconds"
 SETTING_NODE_DOWN_AFTER = "node_down_after_seconds"
 SETTING_UNKNOWN_JOBS = "unknown_jobs_ignored"
+# Counters added to by every hub replica (legacy posts) and the leader (reconcile cycles).
+SETTING_LATE_POINTS = "late_points_ignored"
+SETTING_INVALID_JOB_IDS = "invalid_job_ids_ignored"
 SETTING_PIPELINE_ALERT = "pipeline_alert_firing_since"
 
 

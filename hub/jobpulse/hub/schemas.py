@@ -8,16 +8,32 @@ one list.
 from __future__ import annotations
 
 import dataclasses
+import re
 from urllib.parse import quote
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from fastapi import Path
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
-from jobpulse.hub.state import JOB_FIELDS, SNAPSHOT_FIELDS, DiskState, JobState, NodeSnapshot, node_id_problem
+from jobpulse.hub.state import JOB_FIELDS, SNAPSHOT_FIELDS, DiskState, JobState, NodeSnapshot
+from jobpulse.hub.influx import NODE_SERIES_QUANTITIES
 from jobpulse.hub.store import StoredJob, StoredNode
-from jobpulse.semconv import DiskStatus, JobType, Status
+from jobpulse.semconv import ID_MAX, METRICS_BY_NAME, DiskStatus, JobType, Status, job_id_problem, node_id_problem
 
+MetricName = Literal[tuple(sorted(METRICS_BY_NAME))]
+NodeMetricName = Literal[NODE_SERIES_QUANTITIES]
+# A chart step: a whole number of seconds, minutes or hours.
+STEP_PATTERN = "^[1-9][0-9]{0,5}[smh]$"
 JobTypeName = Literal["backup", "replication", "restore"]
 assert set(JobTypeName.__args__) == {t.value for t in JobType}
 StatusName = Literal["pending", "running", "stalled", "completed", "failed", "cancelled"]
@@ -30,16 +46,71 @@ def _utc(value: datetime) -> str:
     return value.isoformat() + "Z" if value.tzinfo is None else value.isoformat()
 
 
+# The id rule (jobpulse.semconv.job_id_problem) as JSON Schema, for generated clients; the
+# dot segments "." and ".." are refused too, which a portable pattern cannot say.
+ID_PATTERN = "^[^/\\u0000-\\u001f\\u007f]+$"
+JOB_ID_RULE = (f"1 to {ID_MAX} characters, none of them '/' or a control character, and not '.' or '..' "
+               "(docs/hub.md, job ids)")
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def _rfc3339(value: Any) -> Any:
+    # pydantic alone also takes 0.5 or "2026-12-02" as a datetime; the document promises
+    # RFC 3339 date-times, so anything else is refused (an offset may be left out: UTC).
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-12-02T10:00:00Z")
+    return value
+
+
+# A time a client sends (query or body).
+DateTimeIn = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+# An id in a path: the same rule (the dot segments end as 404: no id is "." or "..").
+JobIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN, description=JOB_ID_RULE)]
+NodeIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN,
+                                 description=JOB_ID_RULE.replace("(docs/hub.md, job ids)", "(docs/nodes.md)"))]
+
 # Times are stored naive UTC; on the wire they say so (``...Z``).
 UTCDateTime = Annotated[datetime, PlainSerializer(_utc, return_type=str, when_used="json")]
 
 
+class Problem(BaseModel):
+    """Every error the hub answers, except 422 (FastAPI's list of validation errors)."""
+
+    detail: str
+
+
+_NUMBER_TYPES = (int, float, int | None, float | None)
+
+
+class JsonBody(BaseModel):
+    """A body a client sends: its numbers must be JSON numbers (pydantic's lax mode would also
+    take false or "12" for one, which the document does not allow)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if value is None or field.annotation not in _NUMBER_TYPES:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"{name}: expected a JSON number")
+        return data
+
+
+# The largest count a body may carry: the largest integer every JSON reader keeps exact
+# (I-JSON, RFC 7493); 256 disks of it still sum inside the BIGINT columns.
+COUNT_MAX = 2**53 - 1
+
 # --- jobs ---------------------------------------------------------------------------
 
-class DiskCreate(BaseModel):
+class DiskCreate(JsonBody):
     model_config = ConfigDict(extra="forbid")
     disk_index: int = Field(ge=0, le=4095)
-    size_bytes: int = Field(default=0, ge=0, le=2**62)
+    size_bytes: int = Field(default=0, ge=0, le=COUNT_MAX)
 
 
 class JobBase(BaseModel):
@@ -48,22 +119,23 @@ class JobBase(BaseModel):
     machine: str
 
 
-class JobCreate(JobBase):
+class JobCreate(JobBase, JsonBody):
     """Registration by the orchestrator before the agent starts."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=191)
+    id: str = Field(min_length=1, max_length=ID_MAX, description=JOB_ID_RULE,
+                    json_schema_extra={"pattern": ID_PATTERN})
     job_type: JobTypeName
     machine: str = Field(min_length=1, max_length=255)
-    total_bytes: int | None = Field(default=None, ge=0, le=2**62)
+    total_bytes: int | None = Field(default=None, ge=0, le=COUNT_MAX)
     disks: list[DiskCreate] = Field(default_factory=list, max_length=256)
 
     @field_validator("id")
     @classmethod
     def _addressable(cls, value: str) -> str:
-        # '/' would make the id unaddressable as one path segment; NUL breaks drivers.
-        if "/" in value or "\x00" in value:
-            raise ValueError("job id must not contain '/' or NUL")
+        problem = job_id_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -200,32 +272,40 @@ class PipelinePublic(BaseModel):
     failed_after_seconds: int
     auto_register: bool
     unknown_jobs_ignored: int
+    late_points_ignored: int = Field(description="points and legacy posts for jobs that had already ended")
+    invalid_job_ids_ignored: int = Field(description="job ids seen in telemetry that break the id rule")
     pipeline_alert_firing_since: str | None
 
 
 # --- nodes ----------------------------------------------------------------------------------
 
-class NodeFields(BaseModel):
-    """The seed node daemon's snapshot fields (``memory_*_mb`` in MiB, ``disk_*_gb`` in GiB,
-    ``network_*_rate_mbps`` in MiB/s)."""
+_MIB_MAX = 2**40  # 1 EiB in MiB
+_GIB_MAX = 2**30  # 1 EiB in GiB
 
+
+class NodeFields(JsonBody):
+    """The seed node daemon's snapshot fields (``memory_*_mb`` in MiB, ``disk_*_gb`` in GiB,
+    ``network_*_rate_mbps`` in MiB/s). The bounds keep every value, once converted to the
+    host-metric unit (bytes), inside InfluxDB's 64-bit fields."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
     cpu_percent: float | None = Field(default=None, ge=0, le=100)
     memory_percent: float | None = Field(default=None, ge=0, le=100)
-    memory_used_mb: float | None = Field(default=None, ge=0)
-    memory_total_mb: float | None = Field(default=None, ge=0)
+    memory_used_mb: float | None = Field(default=None, ge=0, le=_MIB_MAX)
+    memory_total_mb: float | None = Field(default=None, ge=0, le=_MIB_MAX)
     disk_percent: float | None = Field(default=None, ge=0, le=100)
-    disk_used_gb: float | None = Field(default=None, ge=0)
-    disk_total_gb: float | None = Field(default=None, ge=0)
-    network_rx_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    network_tx_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
-    network_rx_rate_mbps: float | None = Field(default=None, ge=0)
-    network_tx_rate_mbps: float | None = Field(default=None, ge=0)
-    uptime_seconds: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    disk_used_gb: float | None = Field(default=None, ge=0, le=_GIB_MAX)
+    disk_total_gb: float | None = Field(default=None, ge=0, le=_GIB_MAX)
+    network_rx_bytes: int | None = Field(default=None, ge=0, le=COUNT_MAX)
+    network_tx_bytes: int | None = Field(default=None, ge=0, le=COUNT_MAX)
+    network_rx_rate_mbps: float | None = Field(default=None, ge=0, le=_MIB_MAX)
+    network_tx_rate_mbps: float | None = Field(default=None, ge=0, le=_MIB_MAX)
+    uptime_seconds: int | None = Field(default=None, ge=0, le=COUNT_MAX)
     process_count: int | None = Field(default=None, ge=0, le=2**31 - 1)
     active_connections: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    load_avg_1m: float | None = Field(default=None, ge=0)
-    load_avg_5m: float | None = Field(default=None, ge=0)
-    load_avg_15m: float | None = Field(default=None, ge=0)
+    load_avg_1m: float | None = Field(default=None, ge=0, le=1e9)
+    load_avg_5m: float | None = Field(default=None, ge=0, le=1e9)
+    load_avg_15m: float | None = Field(default=None, ge=0, le=1e9)
 
     def to_snapshot(self) -> NodeSnapshot:
         return NodeSnapshot(**{f: getattr(self, f) for f in SNAPSHOT_FIELDS})
@@ -234,7 +314,15 @@ class NodeFields(BaseModel):
 assert tuple(NodeFields.model_fields) == SNAPSHOT_FIELDS
 
 
-class NodePublic(NodeFields):
+# The same fields without the input bounds: what the hub answers was measured (the collector's
+# host metrics can exceed what a snapshot POST may claim), and is never refused on the way out.
+NodeValues = create_model(
+    "NodeValues", __doc__=NodeFields.__doc__,
+    **{name: (field.annotation, None) for name, field in NodeFields.model_fields.items()},
+)
+
+
+class NodePublic(NodeValues):
     node_id: str
     last_seen_at: UTCDateTime
     last_seen_age_seconds: float
@@ -265,9 +353,9 @@ class NodesPublic(BaseModel):
 class LegacySnapshot(NodeFields):
     """The seed node daemon's "API POST format". Unknown keys are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
-    node_id: str
-    timestamp: datetime | None = None
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+    node_id: str = Field(min_length=1, max_length=ID_MAX, json_schema_extra={"pattern": ID_PATTERN})
+    timestamp: DateTimeIn | None = None
 
     @field_validator("node_id")
     @classmethod
@@ -280,32 +368,32 @@ class LegacySnapshot(NodeFields):
 
 # --- legacy senders ------------------------------------------------------------------------
 
-class LegacyDisk(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class LegacyDisk(JsonBody):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     disk_index: int = Field(ge=0, le=4095)
-    bytes_transferred: int | None = Field(default=None, ge=0, le=2**62)
-    total_bytes: int | None = Field(default=None, ge=0, le=2**62)
+    bytes_transferred: int | None = Field(default=None, ge=0, le=COUNT_MAX)
+    total_bytes: int | None = Field(default=None, ge=0, le=COUNT_MAX)
     status: DiskStatusName | None = None
     progress_percent: float | None = Field(default=None, ge=0, le=100)
 
 
-class LegacyTelemetry(BaseModel):
+class LegacyTelemetry(JsonBody):
     """The seeds' telemetry payload (job + per-disk fields). Unknown keys are ignored so
     newer senders keep working."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     job_id: str | None = Field(default=None, max_length=191)
     job_type: JobTypeName | None = None
     status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None
     current_phase: str | None = Field(default=None, max_length=32)
-    bytes_transferred: int | None = Field(default=None, ge=0, le=2**62)
-    total_bytes: int | None = Field(default=None, ge=0, le=2**62)
-    transfer_speed_bps: int | None = Field(default=None, ge=0, le=2**62)
+    bytes_transferred: int | None = Field(default=None, ge=0, le=COUNT_MAX)
+    total_bytes: int | None = Field(default=None, ge=0, le=COUNT_MAX)
+    transfer_speed_bps: int | None = Field(default=None, ge=0, le=COUNT_MAX)
     eta_seconds: int | None = Field(default=None, ge=0, le=2**31 - 1)
     progress_percent: float | None = Field(default=None, ge=0, le=100)
     disks: list[LegacyDisk] = Field(default_factory=list, max_length=256)
     error: str | None = Field(default=None, max_length=4000)
-    timestamp: datetime | None = None
+    timestamp: DateTimeIn | None = None
 
 
 # --- Grafana webhook -------------------------------------------------------------------------
@@ -315,8 +403,8 @@ class GrafanaAlert(BaseModel):
     status: str
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None
-    endsAt: datetime | None = None
+    startsAt: DateTimeIn | None = None
+    endsAt: DateTimeIn | None = None
     fingerprint: str | None = None
     values: dict[str, Any] | None = None
 

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jobpulse.hub import errors
-from jobpulse.hub.core.clock import to_naive_utc, utcnow
+from jobpulse.hub.core.clock import EPOCH, to_naive_utc, utcnow
 from jobpulse.hub.influx import InfluxClient, InfluxError, parse_step
 
 MAX_POINTS = 20_000
+LATEST = datetime(2262, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,9 @@ def step_seconds(step: str) -> int:
 def chart_window(step: int, start: datetime | None, end: datetime | None,
                  default_start: Callable[[datetime], datetime]) -> ChartWindow:
     """``default_start(end)`` gives the start when the request names none."""
-    end = to_naive_utc(end) if end else utcnow()
-    start = to_naive_utc(start) if start else default_start(end)
+    # No point of ours is older than 1970; InfluxDB's time literals end in 2262.
+    end = min(to_naive_utc(end), LATEST) if end else utcnow()
+    start = max(to_naive_utc(start) if start else default_start(end), EPOCH)
     if start >= end:
         raise errors.InvalidInput("start must be before end")
     if (end - start).total_seconds() / step > MAX_POINTS:

@@ -17,5 +17,13 @@ def to_naive_utc(value: datetime) -> datetime:
     return value
 
 
+def sender_time(value: datetime | None, now: datetime) -> datetime:
+    """The time a legacy sender stamped, inside [1970, now]: a clock running ahead would freeze
+    stale detection, one far behind cannot be stored as an InfluxDB timestamp."""
+    if value is None:
+        return now
+    return max(EPOCH, min(to_naive_utc(value), now))
+
+
 def from_epoch(*, microseconds: float = 0, milliseconds: float = 0, seconds: float = 0) -> datetime:
     return EPOCH + timedelta(microseconds=microseconds, milliseconds=milliseconds, seconds=seconds)

@@ -6,6 +6,8 @@ runtime contract (see docs/hub.md); the ones below "tuning" are optional extras.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -14,6 +16,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 def _default_database_url() -> str:
     return f"sqlite:///{(Path.cwd() / '.run' / 'jobpulse-hub.sqlite3').as_posix()}"
+
+
+@lru_cache(maxsize=16)
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    nets = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            nets.append(ip_network(part, strict=False))
+        except ValueError as err:
+            raise ValueError(f"JOBPULSE_LEGACY_TRUSTED_NETWORKS: {part!r} is not a network (e.g. 10.0.0.0/8)") from err
+    return tuple(nets)
 
 
 class Settings(BaseSettings):
@@ -38,6 +53,9 @@ class Settings(BaseSettings):
     auto_register: bool = True
     # A node whose host metrics stop this long is down (alert node_down).
     node_down_after: int = Field(default=120, gt=0)
+    # Source networks whose legacy senders may post without the token (the seeds' senders had
+    # none): comma-separated CIDRs, empty by default. Every other write still needs the token.
+    legacy_trusted_networks: str = ""
 
     # --- tuning (optional) ---------------------------------------------------
     reconciler_enabled: bool = True
@@ -66,6 +84,16 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("legacy_trusted_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.legacy_trusted_networks)
 
     @property
     def writes_configured(self) -> bool:

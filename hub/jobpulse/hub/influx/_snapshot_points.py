@@ -65,6 +65,7 @@ def snapshot_lines(node_id: str, at: datetime, s: NodeSnapshot) -> list[str]:
             free = used * (100.0 / s.disk_percent - 1.0)
         else:
             free = max(0.0, (total or used) - used)
+        free = min(free, float(2**62))  # a disk_percent near 0 would make it overflow a field
         reserved = max(0.0, total - used - free) if total is not None else 0.0
         for state, value in (("used", used), ("free", free), ("reserved", reserved)):
             out.append((NODE_FILESYSTEM, {ATTR_MOUNTPOINT: "/", ATTR_STATE: state, ATTR_DEVICE: SNAPSHOT_DEVICE},

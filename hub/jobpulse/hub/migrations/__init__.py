@@ -10,7 +10,7 @@ from alembic.config import Config
 
 from jobpulse.hub.core.db import make_engine
 
-__all__ = ["upgrade", "alembic_config"]
+__all__ = ["upgrade", "alembic_config", "revisions"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -31,5 +31,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
             cfg = alembic_config(database_url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def revisions(database_url: str) -> tuple[str | None, str]:
+    """(the revision the database is at, or None for no schema; the newest revision). Reads only."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision(), head
     finally:
         engine.dispose()

@@ -34,9 +34,10 @@ from jobpulse.hub.state import (
     Observation,
     apply_node_observation,
     apply_observation,
+    is_late,
     new_job,
-    node_id_problem,
 )
+from jobpulse.semconv import job_id_problem, node_id_problem
 from jobpulse.hub.store import Change, Store
 
 from ._lock import leader_lock
@@ -90,6 +91,10 @@ class Reconciler:
         self._unknown: set[str] = set()
         self._unknown_written = -1
         self._refused_nodes: set[str] = set()
+        self._invalid_jobs: set[str] = set()
+        # Per terminal job, the newest late point already counted (windows overlap: the same
+        # late point is seen by several cycles and must be counted once).
+        self._late: dict[str, datetime] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Serializes run_once between the loop thread and callers (tests, shutdown).
@@ -117,13 +122,19 @@ class Reconciler:
         t0 = time.perf_counter()
         payload = self.influx.query(cycle_query(since))
         observations = parse_cycle_result(payload)
+        invalid = self._drop_invalid(observations)
         nodes = self._plan_nodes(parse_node_result(payload))
         t1 = time.perf_counter()
 
         self._load_missing(list(observations))
         planned = {}
+        late = 0
         for job_id, obs in observations.items():
-            change = self._plan(obs, self._cache.get(job_id))
+            base = self._cache.get(job_id)
+            if base is not None and is_late(base, obs):
+                late += self._count_late(base, obs)
+                continue
+            change = self._plan(obs, base)
             if change is not None:
                 planned[job_id] = change
         newest = max((o.time for o in observations.values()), default=None)
@@ -134,6 +145,7 @@ class Reconciler:
             planned, self._versions, lambda job_id, base: self._plan(observations[job_id], base),
             now=now, newest_point_at=newest, reconciler_id=self.id,
             unknown_jobs=unknown if unknown != self._unknown_written else None, nodes=nodes,
+            late_points=late, invalid_job_ids=invalid,
         )
         self._nodes.update((n.node_id, n) for n in nodes)
         t2 = time.perf_counter()
@@ -168,6 +180,31 @@ class Reconciler:
             states, versions = self.store.load_states(missing)
             self._cache.update(states)
             self._versions.update(versions)
+
+    def _drop_invalid(self, observations: dict[str, Observation]) -> int:
+        """Telemetry under an id no endpoint could address is never stored: each such id is
+        logged and counted once; returns how many ids are new."""
+        new = 0
+        for job_id in [i for i in observations if job_id_problem(i)]:
+            del observations[job_id]
+            if job_id not in self._invalid_jobs and len(self._invalid_jobs) < _UNKNOWN_REMEMBERED:
+                self._invalid_jobs.add(job_id)
+                new += 1
+                logger.warning("telemetry for job %r ignored: %s", job_id, job_id_problem(job_id))
+        return new
+
+    def _count_late(self, base: JobState, obs: Observation) -> int:
+        """1 when ``obs`` is a late point of ``base`` not counted before (logged once per job)."""
+        seen = self._late.get(base.id)
+        if seen is not None and obs.time <= seen:
+            return 0
+        if seen is None:
+            if len(self._late) >= _UNKNOWN_REMEMBERED:
+                return 0
+            logger.warning("telemetry for %s job %r after its end ignored: its figures are frozen "
+                           "(a re-used job id? every run needs its own)", base.status, base.id)
+        self._late[base.id] = obs.time
+        return 1
 
     def _plan(self, obs: Observation, base: JobState | None) -> Change | None:
         """What ``obs`` changes in the job: None for no change (or an unknown job that is

@@ -24,9 +24,8 @@ from ._nodes import (
     NodeSnapshot,
     NodeState,
     apply_node_observation,
-    node_id_problem,
 )
-from ._rules import STALE_MESSAGE, apply_observation, format_silence, mark_stale, new_job, pct
+from ._rules import STALE_MESSAGE, apply_observation, format_silence, is_late, mark_stale, new_job, pct
 
 __all__ = [
     "COMPLETED",
@@ -52,8 +51,8 @@ __all__ = [
     "apply_node_observation",
     "apply_observation",
     "format_silence",
+    "is_late",
     "mark_stale",
     "new_job",
-    "node_id_problem",
     "pct",
 ]

@@ -8,19 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MIB = 2**20
-NODE_ID_MAX = 191
-
-
-def node_id_problem(node_id: str) -> str | None:
-    """Why ``node_id`` cannot name a node (one rule for every way a node enters: the collector's
-    host.name and the snapshot POST), or None. "/" would make it unaddressable as one path segment."""
-    if not node_id or len(node_id) > NODE_ID_MAX:
-        return f"node id must be 1 to {NODE_ID_MAX} characters"
-    if "/" in node_id or "\x00" in node_id:
-        return "node id must not contain '/' or NUL"
-    return None
-
-
 @dataclass(frozen=True)
 class NodeSnapshot:
     """The seed's snapshot fields; None: not reported (yet)."""

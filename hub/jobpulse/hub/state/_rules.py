@@ -3,8 +3,9 @@ and how a stale alert change the job's row. No I/O here; property-tested.
 
 Rules:
 - progress never goes backwards: bytes and percent only grow, unless the total changed;
-- terminal states (completed, failed, cancelled) are final: a late point can still move
-  counters forward, never the status, phase, error or completion time;
+- terminal states (completed, failed, cancelled) are frozen: no later point changes any
+  figure (a failed job shown at 100 % would be a lie); ``is_late`` tells a point that came
+  after the end from a replay of the overlapping reconcile windows;
 - on completion the job's bytes are the sum of its disks' bytes (the seeds' bug);
 - ``last_telemetry_at`` is the newest point's own time;
 - stalled returns to running only on a point newer than the stall's last point;
@@ -72,13 +73,9 @@ def new_job(obs: Observation, *, created_at: datetime | None = None) -> JobState
     )
 
 
-def _merge_disks(
-    disks: tuple[DiskState, ...], seen: tuple[DiskObservation, ...], frozen: bool
-) -> tuple[DiskState, ...]:
+def _merge_disks(disks: tuple[DiskState, ...], seen: tuple[DiskObservation, ...]) -> tuple[DiskState, ...]:
     by_index = {d.disk_index: d for d in disks}
     for o in seen:
-        if frozen and o.disk_index not in by_index:
-            continue  # a finished job's disk set is final: its total stays their sum
         d = by_index.get(o.disk_index, DiskState(disk_index=o.disk_index))
         size = d.size_bytes
         resized = o.size_bytes is not None and o.size_bytes >= 0 and o.size_bytes != size
@@ -86,7 +83,7 @@ def _merge_disks(
             size = o.size_bytes
         done = _grow(d.bytes_transferred, o.bytes_transferred, resized)
         status = d.status
-        if o.status in _DISK_RANK and not frozen:
+        if o.status in _DISK_RANK:
             if d.status not in _DISK_TERMINAL and _DISK_RANK[o.status] >= _DISK_RANK.get(d.status, 0):
                 status = o.status
         if status == DiskStatus.COMPLETED.label:
@@ -103,14 +100,21 @@ def _merge_disks(
     return tuple(by_index[i] for i in sorted(by_index))
 
 
+def is_late(state: JobState, obs: Observation) -> bool:
+    """``obs`` came after the job ended (a late sender, or a run re-using the id): newer than
+    the job's last telemetry. Older or equal points are replays of the window's overlap."""
+    return state.terminal and (state.last_telemetry_at is None or obs.time > state.last_telemetry_at)
+
+
 def apply_observation(state: JobState, obs: Observation) -> JobState:
     """The job after ``obs``. Pure, idempotent: applying the same observation twice
-    yields the same state (reconcile windows overlap)."""
+    yields the same state (reconcile windows overlap). A terminal job is returned as it is."""
+    if state.terminal:
+        return state
     newer = state.last_telemetry_at is None or obs.time >= state.last_telemetry_at
     strictly_newer = state.last_telemetry_at is None or obs.time > state.last_telemetry_at
-    was_terminal = state.terminal
 
-    disks = _merge_disks(state.disks, obs.disks, was_terminal)
+    disks = _merge_disks(state.disks, obs.disks)
     # A reported total of 0 means "not known yet"; the disks' sizes stand in until then.
     reported = obs.total_bytes if obs.total_bytes else None
     if reported is None and state.total_bytes == 0 and disks:
@@ -137,42 +141,41 @@ def apply_observation(state: JobState, obs: Observation) -> JobState:
     speed, eta = state.transfer_speed_bps, state.eta_seconds
     avg, duration = state.average_speed_bps, state.duration_seconds
 
-    if not was_terminal:
-        if obs.status in TERMINAL:
+    if obs.status in TERMINAL:
+        status = obs.status
+    elif obs.status in (PENDING, RUNNING) and state.status != STALLED:
+        if newer and not (state.status == RUNNING and obs.status == PENDING):
             status = obs.status
-        elif obs.status in (PENDING, RUNNING) and state.status != STALLED:
-            if newer and not (state.status == RUNNING and obs.status == PENDING):
-                status = obs.status
-        elif state.status == STALLED and strictly_newer:
-            status = RUNNING  # telemetry resumed after the stall
-        if state.status == STALLED and status == RUNNING:
-            error = None
-        if newer:
-            if obs.current_phase is not None:
-                phase = obs.current_phase
-            if obs.transfer_speed_bps is not None:
-                speed = max(0, obs.transfer_speed_bps)
-            if obs.eta_seconds is not None:
-                eta = max(0, obs.eta_seconds)
-            if obs.average_speed_bps is not None:
-                avg = max(0, obs.average_speed_bps)
-            if obs.duration_seconds is not None:
-                duration = max(0.0, obs.duration_seconds)
-        if status != PENDING and started is None:
-            started = obs.time
-            if obs.duration_seconds is not None and obs.duration_seconds >= 0:
-                started = obs.time - timedelta(seconds=obs.duration_seconds)
-        if status in TERMINAL:
-            completed = completed or obs.time
-            eta = 0 if status == COMPLETED else None
-            if status == COMPLETED:
-                phase = Phase.DONE.label if obs.current_phase is None else phase
-            if status == FAILED:
-                error = obs.error_message or error or "job failed"
-            if obs.duration_seconds is not None:
-                duration = max(0.0, obs.duration_seconds)
-            if obs.average_speed_bps is not None:
-                avg = max(0, obs.average_speed_bps)
+    elif state.status == STALLED and strictly_newer:
+        status = RUNNING  # telemetry resumed after the stall
+    if state.status == STALLED and status == RUNNING:
+        error = None
+    if newer:
+        if obs.current_phase is not None:
+            phase = obs.current_phase
+        if obs.transfer_speed_bps is not None:
+            speed = max(0, obs.transfer_speed_bps)
+        if obs.eta_seconds is not None:
+            eta = max(0, obs.eta_seconds)
+        if obs.average_speed_bps is not None:
+            avg = max(0, obs.average_speed_bps)
+        if obs.duration_seconds is not None:
+            duration = max(0.0, obs.duration_seconds)
+    if status != PENDING and started is None:
+        started = obs.time
+        if obs.duration_seconds is not None and obs.duration_seconds >= 0:
+            started = obs.time - timedelta(seconds=obs.duration_seconds)
+    if status in TERMINAL:
+        completed = completed or obs.time
+        eta = 0 if status == COMPLETED else None
+        if status == COMPLETED:
+            phase = Phase.DONE.label if obs.current_phase is None else phase
+        if status == FAILED:
+            error = obs.error_message or error or "job failed"
+        if obs.duration_seconds is not None:
+            duration = max(0.0, obs.duration_seconds)
+        if obs.average_speed_bps is not None:
+            avg = max(0, obs.average_speed_bps)
 
     if status == COMPLETED:
         if disks:

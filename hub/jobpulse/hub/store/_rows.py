@@ -179,6 +179,29 @@ def write_settings(conn: Connection, values: Mapping[str, str | None]) -> None:
             conn.execute(settings_table.insert().values(key=key, value=value[:255]))
 
 
+def add_to_counters(conn: Connection, increments: Mapping[str, int]) -> None:
+    """Add to counters kept in ``settings``: the row is locked, so replicas adding at once
+    never lose a count."""
+    for key, n in increments.items():
+        if not n:
+            continue
+        row = conn.execute(
+            select(settings_table.c.value).where(settings_table.c.key == key).with_for_update()
+        ).first()
+        try:
+            current = int(row[0]) if row else 0
+        except ValueError:
+            current = 0
+        write_settings(conn, {key: str(current + n)})
+
+
+def read_counter(values: Mapping[str, str], key: str) -> int:
+    try:
+        return int(values.get(key) or 0)
+    except ValueError:
+        return 0
+
+
 # --- nodes ------------------------------------------------------------------------------
 
 _NODE_UPDATED = SNAPSHOT_FIELDS + ("last_seen_at", VERSION)

@@ -7,6 +7,7 @@ so no caller has to remember to.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.db import write_guard
 from jobpulse.hub.models import (
     SETTING_FAILED_AFTER,
+    SETTING_INVALID_JOB_IDS,
+    SETTING_LATE_POINTS,
     SETTING_NODE_DOWN_AFTER,
     SETTING_PIPELINE_ALERT,
     SETTING_PIPELINE_FRESH,
@@ -38,10 +41,16 @@ from jobpulse.hub.state import (
     StaleDecision,
     apply_node_observation,
     apply_observation,
+    is_late,
     mark_stale,
 )
 
 from . import _rows
+
+logger = logging.getLogger(__name__)
+
+# Ids already logged as late, per process: one warning per job, bounded.
+_LOGGED_ONCE_MAX = 10_000
 
 # (the state before, or None for a job not yet stored; the state to write)
 Change = tuple[JobState | None, JobState]
@@ -76,6 +85,8 @@ class PipelineStatus:
     newest_point_at: datetime | None
     reconciler_id: str | None
     unknown_jobs: int
+    late_points: int
+    invalid_job_ids: int
     alert_since: str | None
     now: datetime
 
@@ -102,6 +113,7 @@ class Store:
     def __init__(self, engine: Engine, list_cache: ResponseCache | None = None) -> None:
         self.engine = engine
         self.list_cache = list_cache or ResponseCache(0)
+        self._late_logged: set[str] = set()
 
     def _changed(self) -> None:
         self.list_cache.clear()
@@ -184,18 +196,28 @@ class Store:
         return result
 
     def apply_observation(self, job_type: str, job_id: str, obs: Observation) -> JobState:
-        """One legacy telemetry post: the same rules and writer as a reconcile cycle."""
+        """One legacy telemetry post: the same rules and writer as a reconcile cycle. A post
+        after the job ended is counted as a late point and refused (Conflict)."""
 
         def change(base: JobState):
             if base.job_type != job_type:
                 raise errors.NotFound(f"no {job_type} job {job_id!r}")
-            new = apply_observation(base, obs)
-            return new, new
+            return apply_observation(base, obs), base
 
-        new = self._read_modify_write(job_id, change)
-        if new is None:
+        base = self._read_modify_write(job_id, change)
+        if base is None:
             raise errors.NotFound(f"no {job_type} job {job_id!r}")
-        return new
+        if is_late(base, obs):
+            if job_id not in self._late_logged and len(self._late_logged) < _LOGGED_ONCE_MAX:
+                self._late_logged.add(job_id)
+                logger.warning("legacy post for %s job %r ignored: its figures are frozen", base.status, job_id)
+            with write_guard(self.engine), self.engine.begin() as conn:
+                _rows.add_to_counters(conn, {SETTING_LATE_POINTS: 1})
+            raise errors.Conflict(
+                f"job {job_id!r} is {base.status}: its figures are frozen, so this post was ignored "
+                "(a new run needs a new job id)"
+            )
+        return apply_observation(base, obs)
 
     def apply_stale(self, job_id: str, target: str, threshold: float) -> StaleDecision | None:
         """A stale alert for ``job_id``; None when the job is unknown."""
@@ -271,10 +293,6 @@ class Store:
             row = dict(_rows.read_pipeline(conn) or {})
             values = _rows.read_settings(conn)
         alert_since = values.get(SETTING_PIPELINE_ALERT)
-        try:
-            unknown = int(values.get(SETTING_UNKNOWN_JOBS) or 0)
-        except ValueError:
-            unknown = 0
         last = row.get("last_reconcile_at")
         if last is None:
             fresh, reason = False, "no reconcile cycle has completed yet"
@@ -287,7 +305,9 @@ class Store:
         else:
             fresh, reason = True, "ok"
         return PipelineStatus(fresh, reason, last, row.get("newest_point_at"), row.get("reconciler_id"),
-                              unknown, alert_since, now)
+                              _rows.read_counter(values, SETTING_UNKNOWN_JOBS),
+                              _rows.read_counter(values, SETTING_LATE_POINTS),
+                              _rows.read_counter(values, SETTING_INVALID_JOB_IDS), alert_since, now)
 
     # --- the reconciler's side -------------------------------------------------------
 
@@ -313,6 +333,8 @@ class Store:
         reconciler_id: str,
         unknown_jobs: int | None = None,
         nodes: list[NodeState] = (),
+        late_points: int = 0,
+        invalid_job_ids: int = 0,
     ) -> CycleCommit:
         """One transaction: lock the rows about to change, re-plan those another writer
         touched since ``known`` (webhook, legacy endpoint), write what changed and the
@@ -335,6 +357,7 @@ class Store:
                                  reconciler_id=reconciler_id)
             if unknown_jobs is not None:
                 _rows.write_settings(conn, {SETTING_UNKNOWN_JOBS: str(unknown_jobs)})
+            _rows.add_to_counters(conn, {SETTING_LATE_POINTS: late_points, SETTING_INVALID_JOB_IDS: invalid_job_ids})
         if written:
             self._changed()
         return CycleCommit(written, reloaded, versions)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,15 +12,16 @@ from fastapi.responses import Response, StreamingResponse
 
 from jobpulse.hub import errors
 from jobpulse.hub.api.deps import SettingsDep, StoreDep, TokenAuth
+from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.core.clock import to_naive_utc, utcnow
 from jobpulse.hub.core.db import DB_ERRORS
-from jobpulse.hub.schemas import JobCreate, JobPublic, JobsPublic, JobTypeName, StatusName
+from jobpulse.hub.schemas import DateTimeIn, JobCreate, JobIdPath, JobPublic, JobsPublic, JobTypeName, StatusName
 from jobpulse.hub.store import JobFilter
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-@router.post("", response_model=JobPublic, status_code=201, dependencies=[TokenAuth])
+@router.post("", response_model=JobPublic, status_code=201, dependencies=[TokenAuth], responses=problems(409))
 def register_job(body: JobCreate, store: StoreDep) -> Response:
     job = store.register(body.to_state(utcnow()))
     return Response(JobPublic.of(job).model_dump_json(), status_code=201, media_type="application/json")
@@ -34,8 +34,8 @@ def list_jobs(
     status: StatusName | None = None,
     job_type: JobTypeName | None = None,
     machine: Annotated[str | None, Query(max_length=255)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: DateTimeIn | None = None,
+    created_before: DateTimeIn | None = None,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     include_disks: bool = False,
@@ -59,8 +59,8 @@ def list_jobs(
     return Response(body, media_type="application/json")
 
 
-@router.get("/{job_id}", response_model=JobPublic)
-def get_job(job_id: str, store: StoreDep) -> JobPublic:
+@router.get("/{job_id}", response_model=JobPublic, responses=problems(404))
+def get_job(job_id: JobIdPath, store: StoreDep) -> JobPublic:
     job = store.get_job(job_id)
     if job is None:
         raise errors.NotFound(f"no job {job_id!r}")
@@ -70,10 +70,11 @@ def get_job(job_id: str, store: StoreDep) -> JobPublic:
 @router.get(
     "/{job_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}},
-                     "description": "`event: job` with a JobPublic on every change; ends when terminal"}},
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                     "description": "`event: job` with a JobPublic on every change; ends when terminal"},
+               **problems(404)},
 )
-async def job_events(job_id: str, request: Request, store: StoreDep, settings: SettingsDep):
+async def job_events(job_id: JobIdPath, request: Request, store: StoreDep, settings: SettingsDep):
     version, job = await run_in_threadpool(store.job_if_changed, job_id, None)
     if job is None:
         raise errors.NotFound(f"no job {job_id!r}")

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from typing import Annotated
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from jobpulse.hub import errors
 from jobpulse.hub.api.deps import InfluxDep, StoreDep
+from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.api.node_stream import DROP, HEARTBEAT
 from jobpulse.hub.api.chart_window import chart_query, chart_window, last_hour, step_seconds
 from jobpulse.hub.core.clock import utcnow
-from jobpulse.hub.influx import NODE_SERIES_QUANTITIES, node_series_query, parse_series
-from jobpulse.hub.schemas import NodePublic, NodeSeriesPublic, NodesPublic, SeriesPoint
+from jobpulse.hub.influx import node_series_query, parse_series
+from jobpulse.hub.schemas import (
+    NodeIdPath,
+    STEP_PATTERN,
+    DateTimeIn,
+    NodeMetricName,
+    NodePublic,
+    NodeSeriesPublic,
+    NodesPublic,
+    SeriesPoint,
+)
 
 router = APIRouter(prefix="/nodes", tags=["nodes"])
 
@@ -51,8 +62,8 @@ async def node_stream(websocket: WebSocket, node: str | None = None) -> None:
         broadcaster.unsubscribe(client)
 
 
-@router.get("/{node_id}", response_model=NodePublic, responses={404: {"description": "unknown node"}})
-def get_node(node_id: str, store: StoreDep) -> NodePublic:
+@router.get("/{node_id}", response_model=NodePublic, responses=problems(404))
+def get_node(node_id: NodeIdPath, store: StoreDep) -> NodePublic:
     node = store.get_node(node_id)
     if node is None:
         raise errors.NotFound(f"no node {node_id!r}")
@@ -60,21 +71,18 @@ def get_node(node_id: str, store: StoreDep) -> NodePublic:
 
 
 @router.get("/{node_id}/series", response_model=NodeSeriesPublic,
-            responses={400: {"description": "bad metric, step or range"}, 404: {"description": "unknown node"},
-                       503: {"description": "InfluxDB unavailable"}})
+            responses=problems(400, 404))
 def node_series(
-    node_id: str,
+    node_id: NodeIdPath,
     store: StoreDep,
     influx: InfluxDep,
-    metric: str,
-    step: str = "10s",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    metric: NodeMetricName,
+    step: Annotated[str, Query(pattern=STEP_PATTERN)] = "10s",
+    start: DateTimeIn | None = None,
+    end: DateTimeIn | None = None,
 ) -> NodeSeriesPublic:
     """One snapshot quantity of a node over time, from its host metrics in InfluxDB (default: the
     last hour)."""
-    if metric not in NODE_SERIES_QUANTITIES:
-        raise errors.InvalidInput(f"unknown metric; one of: {', '.join(NODE_SERIES_QUANTITIES)}")
     step = step_seconds(step)
     if store.get_node(node_id) is None:
         raise errors.NotFound(f"no node {node_id!r}")

@@ -31,5 +31,7 @@ def pipeline(store: StoreDep, settings: SettingsDep) -> PipelinePublic:
         failed_after_seconds=settings.failed_after,
         auto_register=settings.auto_register,
         unknown_jobs_ignored=status.unknown_jobs,
+        late_points_ignored=status.late_points,
+        invalid_job_ids_ignored=status.invalid_job_ids,
         pipeline_alert_firing_since=status.alert_since,
     )

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from jobpulse.hub import errors
 from jobpulse.hub.api.deps import InfluxDep, StoreDep
+from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.api.chart_window import chart_query, chart_window, step_seconds
 from jobpulse.hub.influx import parse_series, series_aggregate, series_query
-from jobpulse.hub.schemas import SeriesLine, SeriesPoint, SeriesPublic
+from jobpulse.hub.schemas import STEP_PATTERN, DateTimeIn, JobIdPath, MetricName, SeriesLine, SeriesPoint, SeriesPublic
 from jobpulse.semconv import METRICS_BY_NAME
 
 router = APIRouter(prefix="/jobs", tags=["series"])
 
 
 @router.get("/{job_id}/series", response_model=SeriesPublic,
-            responses={503: {"description": "InfluxDB unavailable"}})
+            responses=problems(400, 404))
 def job_series(
-    job_id: str,
+    job_id: JobIdPath,
     store: StoreDep,
     influx: InfluxDep,
-    metric: str,
-    step: str = "10s",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    metric: MetricName,
+    step: Annotated[str, Query(pattern=STEP_PATTERN)] = "10s",
+    start: DateTimeIn | None = None,
+    end: DateTimeIn | None = None,
 ) -> SeriesPublic:
-    spec = METRICS_BY_NAME.get(metric)
-    if spec is None:
-        raise errors.InvalidInput(f"unknown metric; one of: {', '.join(sorted(METRICS_BY_NAME))}")
+    spec = METRICS_BY_NAME[metric]
     step = step_seconds(step)
     job = store.get_job(job_id)
     if job is None:

@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import InfluxDep, StoreDep, TokenAuth
-from jobpulse.hub.core.clock import to_naive_utc, utcnow
+from jobpulse.hub.api.deps import InfluxDep, LegacySenderAuth, StoreDep
+from jobpulse.hub.api.openapi import problems
+from jobpulse.hub.core.clock import sender_time, utcnow
 from jobpulse.hub.influx import InfluxError, snapshot_lines
 from jobpulse.hub.schemas import LegacySnapshot
 from jobpulse.hub.state import NodeObservation
@@ -23,10 +24,10 @@ router = APIRouter(prefix="/api/telemetry", tags=["nodes"])
     "/snapshot",
     status_code=204,
     response_class=Response,
-    dependencies=[TokenAuth],
+    dependencies=[LegacySenderAuth],
     openapi_extra={"requestBody": {"content": {"application/json": {
         "schema": LegacySnapshot.model_json_schema()}}, "required": True}},
-    responses={400: {"description": "invalid body"}, 503: {"description": "InfluxDB or the database unavailable"}},
+    responses=problems(400),
 )
 async def node_snapshot(request: Request, store: StoreDep, influx: InfluxDep):
     try:
@@ -42,8 +43,7 @@ async def node_snapshot(request: Request, store: StoreDep, influx: InfluxDep):
         where = ".".join(str(x) for x in first.get("loc", ())) or "body"
         raise errors.InvalidInput(f"invalid snapshot: {where}: {first.get('msg')}") from err
     now = utcnow()
-    # A daemon's clock may run ahead; a snapshot from the future would hide the node going silent.
-    at = min(to_naive_utc(body.timestamp), now) if body.timestamp else now
+    at = sender_time(body.timestamp, now)
     snapshot = body.to_snapshot()
     # InfluxDB first: a refused write is a 503 with nothing stored, and the daemon's retry sends it again.
     try:

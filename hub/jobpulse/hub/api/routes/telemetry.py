@@ -11,10 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import StoreDep, TokenAuth
-from jobpulse.hub.core.clock import to_naive_utc, utcnow
+from jobpulse.hub.api.deps import LegacySenderAuth, StoreDep
+from jobpulse.hub.api.openapi import problems
+from jobpulse.hub.core.clock import sender_time, utcnow
 from jobpulse.hub.state import DiskObservation, Observation
-from jobpulse.hub.schemas import JobTypeName, LegacyTelemetry
+from jobpulse.hub.schemas import JobIdPath, JobTypeName, LegacyTelemetry
+from jobpulse.semconv import job_id_problem
 
 router = APIRouter(prefix="/telemetry", tags=["telemetry"])
 
@@ -28,9 +30,7 @@ def _validation_message(err: ValidationError) -> str:
 
 
 def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
-    now = utcnow()
-    # A sender's clock may run ahead; a point from the future would freeze stale detection.
-    t = min(to_naive_utc(body.timestamp), now) if body.timestamp else now
+    t = sender_time(body.timestamp, utcnow())
     return Observation(
         job_id=job_id,
         time=t,
@@ -57,12 +57,15 @@ def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
     "/{job_type}/{job_id}",
     status_code=204,
     response_class=Response,
-    dependencies=[TokenAuth],
+    dependencies=[LegacySenderAuth],
     openapi_extra={"requestBody": {"content": {"application/json": {
         "schema": LegacyTelemetry.model_json_schema()}}, "required": True}},
-    responses={400: {"description": "invalid body"}, 404: {"description": "unknown job"}},
+    responses=problems(404, 409),
 )
-async def legacy_telemetry(job_type: JobTypeName, job_id: str, request: Request, store: StoreDep):
+async def legacy_telemetry(job_type: JobTypeName, job_id: JobIdPath, request: Request, store: StoreDep):
+    problem = job_id_problem(job_id)
+    if problem:
+        raise errors.InvalidInput(problem)
     raw = await request.body()
     try:
         data = json.loads(raw)
