@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup collector demo test test-fast stack-up stack-down stack-status bench-agent bench-hub clean
+.PHONY: setup collector demo test test-fast stack-up stack-down stack-status bench-agent bench-hub bench-pipe clean
 
 setup:
 	@bash deploy/setup.sh
@@ -35,6 +35,9 @@ bench-agent: setup
 
 bench-hub: setup
 	@$(PY) -m bench.bench_hub
+
+bench-pipe: setup
+	@$(PY) -m bench.bench_pipe
 
 clean: stack-down
 	rm -rf .run collector-config/build

@@ -15,6 +15,8 @@ command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] || need+=(mar
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The tools `jobpulse-agent run` adapts, for the adapter tests and the pipe benchmark.
+for tool in restic rclone rsync pv; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
 if ((${#need[@]})); then
   say "installing Debian packages: ${need[*]}"
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -28,7 +30,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   if ((created_policy)); then $sudo rm -f "$policy"; fi
 else
-  say "Debian packages present (influxdb, mariadb-server, python3-venv)"
+  say "Debian packages present (influxdb, mariadb-server, python3-venv, restic, rclone, rsync, pv)"
 fi
 
 # Go 1.21+ fetches the newer toolchain the collector's modules ask for (go 1.26) from the module

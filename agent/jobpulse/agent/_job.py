@@ -50,7 +50,11 @@ class Job:
         on_change: Callable[["Job"], None],
         on_end: Callable[["Job"], None],
         speed: SpeedEstimator | None = None,
+        total_known: bool = True,
     ) -> None:
+        """``total_known=False``: the disks' sizes are not known until the end (a pipe without
+        ``--total``); bytes are then not clamped, the total is reported as 0 ("not known yet")
+        and, on completion, becomes the bytes copied."""
         self.job_id = job_id
         self.job_type = job_type
         self.machine = machine
@@ -81,6 +85,7 @@ class Job:
         self._speed = speed or SpeedEstimator()
         self._decile = 0
         self._warned_bad_disk = False
+        self._total_known = total_known
 
     # --- hot path ---------------------------------------------------------------
     def advance(self, disk: int, nbytes: int) -> None:
@@ -126,8 +131,10 @@ class Job:
         self._on_change(self)
 
     def revise_total(self, disk: int, new_size: int) -> None:
-        """Change a disk's size: the one way its progress may go down or its total change."""
+        """Change a disk's size: the one way its progress may go down or its total change
+        (and the way a total not known at the start becomes known)."""
         with self._lock:
+            self._total_known = True
             self._sizes[disk] = max(0, int(new_size))
             self._floor[disk] = min(self._floor[disk], self._sizes[disk])
             self._decile = int(self._percent_locked() // 10)
@@ -156,6 +163,9 @@ class Job:
             self._error = error
             if status is Status.COMPLETED:
                 self._phase = Phase.DONE
+                if not self._total_known:  # the end is the first moment the total is known
+                    self._sizes = list(self._floor)
+                    self._total_known = True
             self._end_mono = self._clock()
             for i, s in enumerate(self._disk_status):
                 if s in (DiskStatus.PENDING, DiskStatus.TRANSFERRING):
@@ -201,7 +211,7 @@ class Job:
         raw = self._raw_locked()
         floor, sizes = self._floor, self._sizes
         for i in self._disk_range:
-            v = min(raw[i], sizes[i])
+            v = min(raw[i], sizes[i]) if self._total_known else raw[i]
             if v > floor[i]:
                 floor[i] = v
         total = sum(floor)
@@ -211,7 +221,8 @@ class Job:
         return list(floor)
 
     def _percent_locked(self) -> float:
-        return percent(sum(self._floor), sum(self._sizes), self._status is Status.COMPLETED)
+        total = sum(self._sizes) if self._total_known else 0
+        return percent(sum(self._floor), total, self._status is Status.COMPLETED)
 
     def _tick(self, now: float) -> bool:
         """Watcher step: feed the speed estimator; True when a 10 % boundary was crossed."""
@@ -230,7 +241,7 @@ class Job:
             ended = self._status.terminal
             # Bytes reported after the end (a straggling worker) must not change final figures.
             per_disk = list(self._floor) if ended else self._sample_locked()
-            total = sum(self._sizes)
+            total = sum(self._sizes) if self._total_known else 0
             done = sum(per_disk)
             moving = self._phase.moves_bytes and not ended
             end = self._end_mono if ended else self._clock()
@@ -238,6 +249,8 @@ class Job:
             if self._status is Status.COMPLETED:
                 eta: float | None = 0.0
             elif ended:
+                eta = None
+            elif not self._total_known:
                 eta = None
             else:
                 eta = self._speed.eta(total - done, moving)
@@ -258,7 +271,7 @@ class Job:
                 average_speed_bps=done / duration if duration > 0 else 0.0,
                 error_message=self._error,
                 disks=tuple(
-                    DiskSnapshot(i, self._sizes[i], per_disk[i], self._disk_status[i])
+                    DiskSnapshot(i, self._sizes[i] if self._total_known else 0, per_disk[i], self._disk_status[i])
                     for i in self._disk_range
                 ),
             )

@@ -102,6 +102,8 @@ class Telemetry:
         machine: str | None = None,
         disks: Sequence[int] = (),
         job_id: str | None = None,
+        *,
+        total_known: bool = True,
     ) -> Job:
         """Start reporting a job. ``job_id`` defaults to $MIGRATEKIT_JOB_ID, else type-machine-time.
         Raises InvalidJobId, before anything is sent, for an id the hub would refuse."""
@@ -111,7 +113,7 @@ class Telemetry:
         job = Job(
             job_id, jt, machine, list(disks),
             clock=self._clock, wall_clock=self._wall,
-            on_change=self._job_changed, on_end=self._job_ended,
+            on_change=self._job_changed, on_end=self._job_ended, total_known=total_known,
         )
         with self._jobs_lock:
             self._jobs.append(job)

@@ -49,9 +49,46 @@ def _seconds(text: str) -> float:
     return v
 
 
+def _job_options(p: argparse.ArgumentParser, *, default_type: str | None = "backup") -> None:
+    p.add_argument("--job-id", help=f"job id (default ${ENV_JOB_ID}, else TYPE-MACHINE-UNIXTIME); 1 to {ID_MAX} "
+                   "characters, no '/' or control character, not '.' or '..'; every run needs its own")
+    p.add_argument("--job-type", "--type", dest="job_type", default=default_type, choices=[t.value for t in JobType],
+                   help="kind of job (default: %s)" % (default_type or "from the tool: restore for restic restore, "
+                                                        "else backup"))
+    p.add_argument("--machine", default=None, help="machine/VM name (default: this host's name)")
+    p.add_argument("--no-telemetry", action="store_true", help="run without any OpenTelemetry")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--summary-json", action="store_true", help="print a final JSON summary line on stderr")
+
+
+def _adapters_help() -> str:
+    from .adapters import KNOWN
+
+    lines = ["tools whose progress is read (flags added to the command so that it prints it):"]
+    for kind in KNOWN:
+        lines.append(f"  {kind.name:8} {kind.summary}")
+    lines.append("  any other command runs unchanged, reported with its phase (running) and final status only.")
+    lines.append("exit code: the command's own (128+N when signal N ended it); SIGINT/SIGTERM are passed to it.")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Report long data jobs as OpenTelemetry metrics.")
     sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a tool (restic, rclone, rsync, any command) and report its progress",
+                       description="Run COMMAND as a child and report its progress as a job.",
+                       epilog=_adapters_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    _job_options(r, default_type=None)
+    r.add_argument("tool", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                   help="the command and its arguments, after --")
+    m = sub.add_parser("pipe", help="copy stdin to stdout unchanged, reporting the bytes as a job (like pv)",
+                       description="A pipe meter: `producer | jobpulse-agent pipe --total N | consumer`. Exits 141 "
+                       "when the reader goes away (broken pipe), 1 when input ends before --total bytes.")
+    _job_options(m)
+    size = m.add_mutually_exclusive_group()
+    size.add_argument("--total", type=parse_size, metavar="BYTES",
+                      help="bytes expected, for percent and ETA (e.g. 1073741824 or 1G); without it: bytes and speed")
+    size.add_argument("--total-from", type=Path, metavar="PATH", help="expect as many bytes as PATH holds")
     p = sub.add_parser("copy", help="copy disk images in parallel, reporting progress over OTLP")
     p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="files or block devices to copy, one disk each (none: generated demo disks)")
@@ -89,9 +126,91 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
     if args.command == "copy":
         code = copy_command(args)
+    elif args.command == "run":
+        code = run_command(args)
+    elif args.command == "pipe":
+        code = pipe_command(args)
     else:  # pragma: no cover - argparse rejects unknown commands
         code = EXIT_USAGE
     return code
+
+
+def _prepare(args, default_type: str):
+    """(job id, telemetry) for run and pipe, or an exit code: the id is checked before any
+    telemetry exists."""
+    machine = args.machine or socket.gethostname()
+    try:
+        job_id = resolve_job_id(args.job_type or default_type, machine, args.job_id)
+    except InvalidJobId as exc:
+        _say(f"invalid job id: {exc}")
+        return EXIT_USAGE
+    try:
+        telemetry = configure(enabled=not args.no_telemetry)
+    except JobpulseError as exc:
+        _say(f"telemetry: {exc}")
+        return EXIT_USAGE
+    return machine, job_id, telemetry
+
+
+def _finish(job, telemetry, args, code: int) -> int:
+    snap = job.snapshot()
+    telemetry.shutdown()
+    if not args.no_progress:
+        sys.stderr.write(summary_line(snap) + "\n")
+    if args.summary_json:
+        sys.stderr.write(json.dumps(snap.summary()) + "\n")
+    return code
+
+
+def run_command(args) -> int:
+    from ._run import run_child
+    from .adapters import adapter_for
+
+    tool = args.tool[1:] if args.tool[:1] == ["--"] else args.tool
+    if not tool:
+        _say("run: no command given (jobpulse-agent run [options] -- COMMAND ARGS...)")
+        return EXIT_USAGE
+    adapter = adapter_for(tool)
+    prepared = _prepare(args, adapter.job_type.value)
+    if isinstance(prepared, int):
+        return prepared
+    machine, job_id, telemetry = prepared
+    if telemetry.enabled and not args.no_progress:
+        extra = f" (added {' '.join(adapter.added_flags)})" if adapter.added_flags else ""
+        _say(f"telemetry: {telemetry.description}; reading {adapter.name} progress{extra}")
+    job = telemetry.start_job(args.job_type or adapter.job_type.value, machine, [0], job_id)
+    code = run_child(job, adapter, show_progress=not args.no_progress, say=_say)
+    return _finish(job, telemetry, args, code)
+
+
+def pipe_command(args) -> int:
+    from ._pipe import meter
+
+    total = args.total
+    if args.total_from is not None:
+        try:
+            total = source_size(args.total_from)
+        except CopyError as exc:
+            _say(f"pipe: --total-from: {exc}")
+            return EXIT_USAGE
+    prepared = _prepare(args, "backup")
+    if isinstance(prepared, int):
+        return prepared
+    machine, job_id, telemetry = prepared
+    job = telemetry.start_job(args.job_type, machine, [total or 0], job_id, total_known=total is not None)
+    progress = None
+    if not args.no_progress:
+        progress = Progress(job)
+        progress.start()
+    code, error = meter(job, total)
+    if progress is not None:
+        progress.stop()
+    if error is None:
+        job.complete()
+    else:
+        job.fail(error)
+        _say(f"pipe: {error}")
+    return _finish(job, telemetry, args, code)
 
 
 class _Cancel:

@@ -50,10 +50,15 @@ class Phase(_Labelled):
     FINALIZING = 4
     VERIFYING = 5
     DONE = 6
+    # A wrapped tool still walking its source (restic's total still grows while it copies).
+    SCANNING = 7
+    # A wrapped tool whose progress is unknown (not one the wrapper can read): no byte is
+    # expected to be counted, so this phase is never "stuck".
+    RUNNING = 8
 
     @property
     def moves_bytes(self) -> bool:
-        return self is Phase.TRANSFERRING
+        return self in (Phase.TRANSFERRING, Phase.SCANNING)
 
 
 class DiskStatus(_Labelled):
