@@ -9,8 +9,7 @@ import json
 import pytest
 
 from jobpulse.agent import configure
-from jobpulse.agent._run import _Feed
-from jobpulse.agent.adapters import Adapter, Rclone, Restic, Rsync, adapter_for
+from jobpulse.agent.adapters import Adapter, Feed, Rclone, Restic, Rsync, adapter_for
 from jobpulse.semconv import JobType, Phase, Status
 
 
@@ -116,7 +115,7 @@ def test_rsync_lines():
 def test_our_figures_never_go_backwards_or_past_100_percent():
     telemetry = configure(enabled=False)
     job = telemetry.start_job("backup", "m", [0], "feed")
-    feed = _Feed(job, Restic(["restic", "backup", "/x"]))
+    feed = Feed(job, Restic(["restic", "backup", "/x"]))
     from jobpulse.agent.adapters import Reading
 
     feed.apply(Reading(bytes_done=600, total_bytes=1000))
@@ -134,4 +133,4 @@ def test_our_figures_never_go_backwards_or_past_100_percent():
 def test_public_api_is_pinned():
     from jobpulse.agent import adapters
 
-    assert adapters.__all__ == ["Adapter", "KNOWN", "Outcome", "Reading", "Rclone", "Restic", "Rsync", "adapter_for"]
+    assert adapters.__all__ == ["Adapter", "Feed", "KNOWN", "Outcome", "Reading", "Rclone", "Restic", "Rsync", "adapter_for"]

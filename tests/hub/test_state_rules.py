@@ -147,3 +147,20 @@ def test_stalled_returns_to_running_only_on_newer_points():
 
 def test_format_silence():
     assert [format_silence(s) for s in (0, 45, 312, 3723)] == ["0s", "45s", "5m12s", "1h2m3s"]
+
+
+def test_the_rest_of_the_final_export_still_counts_and_nothing_later_does():
+    """InfluxDB shows one write's measurements one by one: a cycle may see a job's final status
+    before its final byte count (a fast job that failed showed 0 bytes for good)."""
+    job = JobState(id="j", job_type="backup", machine="m", created_at=T0)
+    job = apply_observation(job, Observation(job_id="j", time=T0, status="running", bytes_transferred=0))
+    end = T0 + timedelta(seconds=1)
+    failed = apply_observation(job, Observation(job_id="j", time=end, status="failed", error_message="broken pipe"))
+    assert failed.status == "failed" and failed.bytes_transferred == 0
+    rest = apply_observation(failed, Observation(job_id="j", time=end, bytes_transferred=1048576,
+                                                 disks=(DiskObservation(0, 1048576, 0),)))
+    assert rest.bytes_transferred == 1048576 and rest.status == "failed" and rest.error_message == "broken pipe"
+    assert [d.bytes_transferred for d in rest.disks] == [1048576]
+    later = apply_observation(rest, Observation(job_id="j", time=end + timedelta(seconds=1), status="running",
+                                                bytes_transferred=9_999_999))
+    assert later == rest

@@ -19,50 +19,9 @@ from jobpulse.semconv import Phase, Status
 
 from ._job import Job
 from ._progress import Progress
-from .adapters import Adapter, Reading
+from .adapters import Adapter, Feed
 
 _CHUNK = 65536
-
-
-class _Feed:
-    """Readings of one child applied to its job. One lock: two reader threads (stdout and
-    stderr) may report at once, and the byte count must move by exact deltas."""
-
-    def __init__(self, job: Job, adapter: Adapter) -> None:
-        self.job = job
-        self.adapter = adapter
-        self._lock = threading.Lock()
-        self.reported = 0
-        self.total = 0
-        self.first_error: str | None = None
-        self.errors = 0
-        self.unexpected = 0
-        self.final_seen = False
-
-    def apply(self, r: Reading) -> None:
-        with self._lock:
-            if r.error:
-                self.errors += 1
-                self.first_error = self.first_error or r.error
-            if r.final:
-                self.final_seen = True
-            done = r.bytes_done if r.bytes_done is not None else self.reported
-            # Our figures never go backwards and percent never passes 100: the total follows the
-            # tool's but is never below the bytes already reported (restic's can shrink).
-            wanted = max(r.total_bytes if r.total_bytes is not None else self.total, done, self.reported)
-            if wanted != self.total:
-                self.total = wanted
-                self.job.revise_total(0, wanted)
-            if done > self.reported:
-                self.job.advance(0, done - self.reported)
-                self.reported = done
-            if r.phase is not None and not r.final:
-                self.job.set_phase(r.phase)
-
-    def error(self, text: str) -> None:
-        with self._lock:
-            self.errors += 1
-            self.first_error = self.first_error or text
 
 
 def _splitter(ends: bytes):
@@ -77,7 +36,7 @@ def _splitter(ends: bytes):
     return split
 
 
-def _pump(source, sink, feed: _Feed, *, progress: bool) -> None:
+def _pump(source, sink, feed: Feed, *, progress: bool) -> None:
     """Read one child stream to its end; never raises (a broken terminal loses output, not the job)."""
     adapter = feed.adapter
     split = _splitter(adapter.line_ends if progress else b"\n")
@@ -115,6 +74,16 @@ def _write(sink, data: bytes) -> None:
         pass
 
 
+def _terminal_sent_it() -> bool:
+    for fd in (0, 2):
+        try:
+            if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def run_child(job: Job, adapter: Adapter, *, show_progress: bool, say) -> int:
     """Run the adapter's command as ``job``; returns the exit code for the wrapper."""
     streams = {"stdout": subprocess.PIPE if adapter.progress_stream else None,
@@ -127,11 +96,15 @@ def run_child(job: Job, adapter: Adapter, *, show_progress: bool, say) -> int:
         job.fail(f"cannot start {command[0]}: {exc.strerror or exc}")
         say(f"cannot start {command[0]}: {exc.strerror or exc}")
         return 127 if isinstance(exc, FileNotFoundError) else 126
-    feed = _Feed(job, adapter)
+    feed = Feed(job, adapter)
     forwarded: list[int] = []
 
     def forward(signum, _frame) -> None:
         forwarded.append(signum)
+        # Ctrl-C on our terminal reached the child too (same foreground process group): sending
+        # it again would be a second interrupt, which makes restic quit without its cleanup.
+        if signum == signal.SIGINT and _terminal_sent_it():
+            return
         try:
             child.send_signal(signum)
         except ProcessLookupError:

@@ -202,15 +202,33 @@ def pipe_command(args) -> int:
     if not args.no_progress:
         progress = Progress(job)
         progress.start()
-    code, error = meter(job, total)
-    if progress is not None:
-        progress.stop()
-    if error is None:
-        job.complete()
-    else:
-        job.fail(error)
-        _say(f"pipe: {error}")
+    def terminated(signum, _frame):
+        raise _Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+    signal.signal(signal.SIGINT, terminated)
+    try:
+        code, error = meter(job, total)
+    except _Interrupted as stop:
+        code, error = 128 + stop.signum, None
+        job.cancel()
+        _say("pipe: cancelled")
+    finally:
+        if progress is not None:
+            progress.stop()
+    if job.status is not Status.CANCELLED:
+        if error is None:
+            job.complete()
+        else:
+            job.fail(error)
+            _say(f"pipe: {error}")
     return _finish(job, telemetry, args, code)
+
+
+class _Interrupted(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class _Cancel:

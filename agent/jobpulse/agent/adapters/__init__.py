@@ -2,6 +2,7 @@
 rclone, rsync); any other command runs as a generic job (phase and final status only)."""
 
 from ._base import Adapter, Outcome, Reading
+from ._feed import Feed
 from ._rclone import Rclone
 from ._restic import Restic
 from ._rsync import Rsync
@@ -16,4 +17,4 @@ def adapter_for(argv: list[str]) -> Adapter:
     return Adapter(argv)
 
 
-__all__ = ["Adapter", "KNOWN", "Outcome", "Reading", "Rclone", "Restic", "Rsync", "adapter_for"]
+__all__ = ["Adapter", "Feed", "KNOWN", "Outcome", "Reading", "Rclone", "Restic", "Rsync", "adapter_for"]

@@ -5,7 +5,8 @@ Rules:
 - progress never goes backwards: bytes and percent only grow, unless the total changed;
 - terminal states (completed, failed, cancelled) are frozen: no later point changes any
   figure (a failed job shown at 100 % would be a lie); ``is_late`` tells a point that came
-  after the end from a replay of the overlapping reconcile windows;
+  after the end from a replay of the overlapping reconcile windows; only the rest of the final
+  export itself (same time, seen in two parts) may still raise the counters;
 - on completion the job's bytes are the sum of its disks' bytes (the seeds' bug);
 - ``last_telemetry_at`` is the newest point's own time;
 - stalled returns to running only on a point newer than the stall's last point;
@@ -100,6 +101,24 @@ def _merge_disks(disks: tuple[DiskState, ...], seen: tuple[DiskObservation, ...]
     return tuple(by_index[i] for i in sorted(by_index))
 
 
+def _rest_of_the_final_export(state: JobState, obs: Observation) -> JobState:
+    """A terminal job seen again at the time of its last point: the same export, of which an
+    earlier cycle saw only part (InfluxDB makes one write's measurements visible one by one, so a
+    cycle can see the final status before the final byte count). Its counters may still grow to
+    the export's figures; nothing else changes."""
+    disks = _merge_disks(state.disks, tuple(
+        dataclasses.replace(d, status=None) for d in obs.disks))
+    total = state.total_bytes or (obs.total_bytes or 0)
+    done = _grow(state.bytes_transferred, obs.bytes_transferred, False)
+    if state.status == COMPLETED and disks:
+        done = sum(d.bytes_transferred for d in disks)
+    percent = (pct(done * 100.0 / total) if total > 0 else 100.0) if state.status == COMPLETED else (
+        _grow(state.progress_percent, pct(obs.progress_percent), False) if obs.progress_percent is not None
+        else max(state.progress_percent, _ratio(done, total)))
+    return dataclasses.replace(state, bytes_transferred=done, total_bytes=total, progress_percent=percent,
+                               disks=disks)
+
+
 def is_late(state: JobState, obs: Observation) -> bool:
     """``obs`` came after the job ended (a late sender, or a run re-using the id): newer than
     the job's last telemetry. Older or equal points are replays of the window's overlap."""
@@ -110,7 +129,9 @@ def apply_observation(state: JobState, obs: Observation) -> JobState:
     """The job after ``obs``. Pure, idempotent: applying the same observation twice
     yields the same state (reconcile windows overlap). A terminal job is returned as it is."""
     if state.terminal:
-        return state
+        if obs.time != state.last_telemetry_at:
+            return state
+        return _rest_of_the_final_export(state, obs)
     newer = state.last_telemetry_at is None or obs.time >= state.last_telemetry_at
     strictly_newer = state.last_telemetry_at is None or obs.time > state.last_telemetry_at
 
