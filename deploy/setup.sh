@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets a fresh Debian machine up for jobpulse, installing only what is missing:
 # Debian packages (InfluxDB 1.x, MariaDB, Python venv), the Python virtualenv in .venv,
-# and the collector built with the OpenTelemetry Collector Builder. Safe to run again.
+# the collector built with the OpenTelemetry Collector Builder, and InfluxDB 2.7 built from Go
+# modules (both cached: a fresh machine compiles for some minutes once). Safe to run again.
 # No server is started as a system service: the stack runs them as our own processes.
 set -euo pipefail
 
@@ -61,4 +62,6 @@ else
 fi
 
 bash collector-config/build.sh >/dev/null
+# InfluxDB 2.7, what users run and the stack's default, from Go modules and crates into ~/.cache/jobpulse.
+bash deploy/influxdb2/build.sh >/dev/null
 say "ready"

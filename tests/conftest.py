@@ -4,6 +4,10 @@ Every test session starts its own servers on free loopback ports with data under
 .run/test-<pid>/ and stops exactly those processes at the end, so a running demo stack
 or another session is never touched. MariaDB runs with a session time zone of +03:00:
 SQL that compares our UTC DATETIMEs with NOW() instead of UTC_TIMESTAMP() fails here.
+
+``influxdb`` and ``collector`` are InfluxDB 1.x and the collector writing to it, unless a test
+is parametrized over ``influx_major`` (tests.support.influx.ON_BOTH_INFLUXDB): its InfluxDB 2.7
+run gets a second InfluxDB (.run/test-<pid>-influxdb2/) with its own collector.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ def _reap_abandoned_stacks() -> None:
     root = run_dir()
     for home in root.glob("test-*"):
         try:
-            owner = int(home.name.split("-", 1)[1])
+            owner = int(home.name.split("-")[1])
         except ValueError:
             continue
         if owner != os.getpid() and not pid_alive(owner):
@@ -44,10 +48,8 @@ def repo_root() -> Path:
     return _repo_root()
 
 
-@pytest.fixture(scope="session")
-def _stack():
-    _reap_abandoned_stacks()
-    stack = Stack(name=f"test-{os.getpid()}", ports=Ports.free(), mysql_time_zone="+03:00")
+def _session_stack(name: str, influxdb: int):
+    stack = Stack(name=name, ports=Ports.free(), mysql_time_zone="+03:00", influxdb=influxdb)
     try:
         yield stack
     finally:
@@ -56,9 +58,33 @@ def _stack():
 
 
 @pytest.fixture(scope="session")
-def influxdb(_stack):
-    _stack.influxdb.start()
-    return _stack.influxdb
+def _stack():
+    _reap_abandoned_stacks()
+    yield from _session_stack(f"test-{os.getpid()}", influxdb=1)
+
+
+@pytest.fixture(scope="session")
+def _stack2(_stack):
+    """InfluxDB 2.7 and a collector writing to it (MariaDB is the first stack's)."""
+    yield from _session_stack(f"test-{os.getpid()}-influxdb2", influxdb=2)
+
+
+@pytest.fixture(scope="session")
+def influx_major(request) -> int:
+    """1 unless a test is parametrized over it (indirectly)."""
+    return getattr(request, "param", 1)
+
+
+@pytest.fixture(scope="session")
+def _influx_stack(request, influx_major, _stack):
+    """The stack whose InfluxDB and collector this test runs on."""
+    return _stack if influx_major == 1 else request.getfixturevalue("_stack2")
+
+
+@pytest.fixture(scope="session")
+def influxdb(_influx_stack):
+    _influx_stack.influxdb.start(**({"build": True} if _influx_stack.influx_major == 2 else {}))
+    return _influx_stack.influxdb
 
 
 @pytest.fixture(scope="session")
@@ -78,9 +104,9 @@ def mysql_url(mariadb):
 
 
 @pytest.fixture(scope="session")
-def collector(_stack, influxdb):
-    _stack.collector.start(build=True)
-    return _stack.collector
+def collector(_influx_stack, influxdb):
+    _influx_stack.collector.start(build=True)
+    return _influx_stack.collector
 
 
 @pytest.fixture
@@ -89,9 +115,3 @@ def agent_env(collector):
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.otlp_http
     env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
     return env
-
-
-@pytest.fixture(scope="session")
-def stack(_stack, influxdb, mariadb, collector):
-    """The whole pipeline up: InfluxDB, MariaDB and the collector (the hub is started per test)."""
-    return _stack

@@ -68,8 +68,7 @@ def start_hub(home: Path, mysql_url: str, influxdb, **extra: str) -> Hub:
     hub = Hub(home, free_port())
     settings = {
         "JOBPULSE_DATABASE_URL": mysql_url,
-        "JOBPULSE_INFLUX_URL": influxdb.url,
-        "JOBPULSE_INFLUX_DB": influxdb.database,
+        **influxdb.hub_environment(),
         "JOBPULSE_API_TOKEN": API_TOKEN,
         "JOBPULSE_WEBHOOK_USER": WEBHOOK_AUTH[0],
         "JOBPULSE_WEBHOOK_PASSWORD": WEBHOOK_AUTH[1],

@@ -33,10 +33,10 @@ def hub_mysql_url(mysql_url) -> str:
 def influx_db(influxdb):
     """A private InfluxDB database for one test (the server is shared by the session)."""
     name = f"hub_{uuid.uuid4().hex[:10]}"
-    influxdb.query(f'CREATE DATABASE "{name}"', db=None)
+    influxdb.create_database(name)
     yield name
     if influxdb.running:
-        influxdb.query(f'DROP DATABASE "{name}"', db=None)
+        influxdb.drop_database(name)
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.disks import make_disks
 from tests.support.hub import hub_process
+from tests.support.influx import ON_BOTH_INFLUXDB
 
 from ._helpers import TOKEN
 
@@ -26,6 +27,7 @@ def hub(tmp_path, hub_mysql_url, influxdb):
         yield h
 
 
+@ON_BOTH_INFLUXDB
 def test_agent_copy_reaches_completed_with_exact_totals(hub, agent_env, tmp_path):
     job_id = f"e2e-{uuid.uuid4().hex[:8]}"
     sizes = (3 * 2**20 + 17, 2 * 2**20 + 4093)

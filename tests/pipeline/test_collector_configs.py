@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("config", ["otelcol-influxdb1.yaml", "otelcol-influxdb2.yaml", "otelcol-node.yaml"])
+@pytest.mark.parametrize("config", ["otelcol-influxdb1.yaml", "otelcol-influxdb2.yaml", "otelcol-influxdb3.yaml", "otelcol-node.yaml"])
 def test_shipped_config_validates(collector, repo_root, config):
     result = collector.validate(repo_root / "collector-config" / config)
     assert result.returncode == 0, result.stderr

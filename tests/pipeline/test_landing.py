@@ -10,6 +10,7 @@ import pytest
 
 from jobpulse import semconv
 from tests.support.disks import make_disks
+from tests.support.influx import ON_BOTH_INFLUXDB
 
 from .conftest import DISK_SIZES, finish, last_values, new_job_id, start_copy, wait_final_totals
 
@@ -44,6 +45,7 @@ def landed_job(collector, influxdb, tmp_path_factory):
     return job_id, disks, summary
 
 
+@ON_BOTH_INFLUXDB
 def test_every_promised_measurement_lands_with_its_tags_and_field(influxdb, landed_job):
     job_id, disks, _ = landed_job
     measurements = {row[0] for row in influxdb.query("SHOW MEASUREMENTS")["results"][0]["series"][0]["values"]}
@@ -55,6 +57,7 @@ def test_every_promised_measurement_lands_with_its_tags_and_field(influxdb, land
         assert fields <= {spec.field, "start_time_unix_nano"}, f"{spec.name}: unexpected fields {fields}"
 
 
+@ON_BOTH_INFLUXDB
 def test_scope_and_job_tags_carry_the_right_values(influxdb, landed_job):
     job_id, _, _ = landed_job
     body = influxdb.query(
@@ -67,6 +70,7 @@ def test_scope_and_job_tags_carry_the_right_values(influxdb, landed_job):
     assert tags["service.name"] == "jobpulse-agent"
 
 
+@ON_BOTH_INFLUXDB
 def test_final_totals_equal_bytes_copied_per_disk_and_job(influxdb, landed_job):
     job_id, disks, summary = landed_job
     assert last_values(influxdb, job_id, semconv.DISK_TRANSFERRED, by_disk=True) == dict(enumerate(disks.sizes))
@@ -84,6 +88,7 @@ def test_final_totals_equal_bytes_copied_per_disk_and_job(influxdb, landed_job):
     assert average == pytest.approx(sum(disks.sizes) / duration, rel=0.05)
 
 
+@ON_BOTH_INFLUXDB
 def test_a_job_costs_the_promised_number_of_series(influxdb, landed_job):
     job_id, disks, _ = landed_job
     body = influxdb.query(f'SHOW SERIES WHERE "{semconv.ATTR_JOB_ID}" = \'{job_id}\'')
@@ -91,6 +96,7 @@ def test_a_job_costs_the_promised_number_of_series(influxdb, landed_job):
     assert len(series) == semconv.series_per_job(len(disks.paths))
 
 
+@ON_BOTH_INFLUXDB
 def test_phase_change_is_queryable_within_3s_and_progress_every_5s(agent_env, influxdb, disks, tmp_path):
     """Watch InfluxDB while a slow copy runs: phase changes show up fast, progress points keep coming."""
     job_id = new_job_id("cadence")

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from jobpulse import semconv
+from tests.support.influx import ON_BOTH_INFLUXDB
 from tests.support.wait import wait_for
 
 from .conftest import finish, last_values, new_job_id, start_copy, wait_final_totals
@@ -19,6 +20,7 @@ def _wait_transferring(influxdb, job_id):
              what="the job to start reporting")
 
 
+@ON_BOTH_INFLUXDB
 def test_collector_crash_and_restart_mid_job(agent_env, collector, influxdb, disks, tmp_path):
     job_id = new_job_id("collector-restart")
     proc = start_copy(agent_env, disks, tmp_path / "dest", job_id, "1M")
@@ -35,6 +37,7 @@ def test_collector_crash_and_restart_mid_job(agent_env, collector, influxdb, dis
     wait_final_totals(influxdb, job_id, disks)
 
 
+@ON_BOTH_INFLUXDB
 def test_influxdb_outage_with_collector_restart_loses_nothing(agent_env, collector, influxdb, disks, tmp_path):
     """InfluxDB goes away mid-job; the job ends while it is down; the collector is restarted with
     the final values still queued: its on-disk queue delivers them once InfluxDB is back."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobpulse.stack import PORT_VARIABLES, free_port
+from jobpulse.stack import INFLUXDB_VARIABLE, PORT_VARIABLES, free_port
 
 
 def stack_cli(*args: str, run_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -24,7 +24,8 @@ def stack_cli(*args: str, run_dir: Path, env: dict[str, str] | None = None) -> s
 def test_help_lists_every_command_option_and_port_variable(tmp_path):
     p = stack_cli("--help", run_dir=tmp_path / "run")
     assert p.returncode == 0
-    for word in ("up", "down", "status", "env", "demo", "--name", "--no-hub", *(v for v, _ in PORT_VARIABLES.values())):
+    for word in ("up", "down", "status", "env", "demo", "--name", "--no-hub", INFLUXDB_VARIABLE,
+                 *(v for v, _ in PORT_VARIABLES.values())):
         assert word in p.stdout, word
     assert not (tmp_path / "run").exists()
 
@@ -44,7 +45,8 @@ def test_a_bad_port_variable_is_one_plain_line(tmp_path):
 
 @pytest.mark.e2e
 def test_up_names_the_busy_port_says_already_running_and_applies_changed_ports(tmp_path):
-    ports = {var: str(free_port()) for var, _ in PORT_VARIABLES.values()}
+    # InfluxDB 1.x: the version with an RPC port.
+    ports = {var: str(free_port()) for var, _ in PORT_VARIABLES.values()} | {INFLUXDB_VARIABLE: "1"}
     run_dir = tmp_path / "run"
     # Something else holds InfluxDB's RPC port (8088 by default: the case that once named 18086).
     squatter = socket.socket()
@@ -79,3 +81,35 @@ def test_up_names_the_busy_port_says_already_running_and_applies_changed_ports(t
     finally:
         down = stack_cli("down", "--name", "side", run_dir=run_dir, env=ports)
         assert down.returncode == 0, down.stderr
+
+
+def test_a_bad_influxdb_version_is_one_plain_line(tmp_path):
+    p = stack_cli("status", run_dir=tmp_path / "run", env={INFLUXDB_VARIABLE: "3"})
+    assert p.returncode == 1
+    assert p.stderr.strip() == ("jobpulse-stack: JOBPULSE_INFLUXDB='3': choose 1 (InfluxDB 1.x) "
+                                "or 2 (InfluxDB 2.7)")
+
+
+@pytest.mark.e2e
+@pytest.mark.influxdb2
+def test_the_influxdb_version_is_kept_by_up_and_down_stops_the_one_running(tmp_path):
+    ports = {var: str(free_port()) for var, _ in PORT_VARIABLES.values()}
+    run_dir = tmp_path / "run"
+    clean = {INFLUXDB_VARIABLE: ""}  # the default: 2
+    try:
+        up = stack_cli("up", "--name", "v2", "--no-hub", run_dir=run_dir, env=ports | clean)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"InfluxDB 2.7.12 running  http://127.0.0.1:{ports['JOBPULSE_INFLUX_PORT']}" in up.stdout
+        # asking for 1.x while 2.7 runs changes nothing, and says so
+        status = stack_cli("status", "--name", "v2", run_dir=run_dir, env=ports | {INFLUXDB_VARIABLE: "1"})
+        assert "JOBPULSE_INFLUXDB=1 is not applied: InfluxDB 2.x is running" in status.stderr
+        assert "InfluxDB 2.7.12 running" in status.stdout
+        env = stack_cli("env", "--name", "v2", run_dir=run_dir, env=ports | clean)
+        assert "export JOBPULSE_INFLUX_TOKEN=" in env.stdout, env.stdout + env.stderr
+    finally:
+        down = stack_cli("down", "--name", "v2", run_dir=run_dir, env=ports | {INFLUXDB_VARIABLE: "1"})
+        assert down.returncode == 0, down.stderr
+    assert "stopping InfluxDB" in down.stdout
+    after = stack_cli("status", "--name", "v2", run_dir=run_dir, env=ports | {INFLUXDB_VARIABLE: "1"})
+    # stopped, the asked-for version applies
+    assert "InfluxDB    stopped" in after.stdout and not after.stderr.strip()

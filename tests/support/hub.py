@@ -15,8 +15,7 @@ def hub_process(home: Path, database_url: str, influxdb, token: str, **settings:
     """Started with a fast reconcile interval; ``settings`` are further JOBPULSE_* values by name."""
     upgrade(database_url)
     hub = Hub(home, free_port())
-    env = {"JOBPULSE_DATABASE_URL": database_url, "JOBPULSE_INFLUX_URL": influxdb.url,
-           "JOBPULSE_INFLUX_DB": influxdb.database, "JOBPULSE_API_TOKEN": token,
+    env = {"JOBPULSE_DATABASE_URL": database_url, **influxdb.hub_environment(), "JOBPULSE_API_TOKEN": token,
            "JOBPULSE_RECONCILE_INTERVAL": "0.5"}
     env.update({f"JOBPULSE_{name.upper()}": value for name, value in settings.items()})
     hub.start(env)

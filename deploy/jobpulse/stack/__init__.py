@@ -8,18 +8,22 @@ except ImportError as _missing:
 from ._collector import Collector, NodeCollector, collector_binary
 from ._errors import MissingProgramError, PortBusyError, QueryError, StackError, StartError
 from ._hub import Hub
-from ._influxdb import InfluxDB
+from ._influxdb import InfluxDB, InfluxServer
+from ._influxdb2 import InfluxDB2, influxdb2_binary
 from ._mariadb import MariaDB
 from ._net import free_port, http_status
 from ._paths import repo_root, run_dir
 from ._process import pid_alive
-from ._stack import PORT_VARIABLES, Ports, Stack
+from ._stack import INFLUXDB_VARIABLE, PORT_VARIABLES, Ports, Stack, influxdb_major
 
 __all__ = [
+    "INFLUXDB_VARIABLE",
     "PORT_VARIABLES",
     "Collector",
     "Hub",
     "InfluxDB",
+    "InfluxDB2",
+    "InfluxServer",
     "MariaDB",
     "MissingProgramError",
     "NodeCollector",
@@ -32,6 +36,8 @@ __all__ = [
     "collector_binary",
     "free_port",
     "http_status",
+    "influxdb2_binary",
+    "influxdb_major",
     "pid_alive",
     "repo_root",
     "run_dir",

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ._errors import MissingProgramError
+from ._influxdb import InfluxServer
 from ._net import http_status
 from ._paths import repo_root
 from ._process import ServerProcess
@@ -26,18 +27,18 @@ def collector_binary(build: bool = True) -> Path:
 
 
 class Collector(ServerProcess):
-    """One collector process: OTLP in on two ports, InfluxDB 1.x out, its queue under ``home``."""
+    """One collector process: OTLP in on two ports, out to ``influxdb`` through the configuration of its
+    version (otelcol-influxdb1.yaml or otelcol-influxdb2.yaml), its queue under ``home``."""
 
     def __init__(self, home: Path, grpc_port: int, http_port: int, health_port: int, metrics_port: int,
-                 influx_url: str, influx_db: str, config: Path | None = None) -> None:
+                 influxdb: InfluxServer, config: Path | None = None) -> None:
         super().__init__(home, "otelcol")
         self.grpc_port = grpc_port
         self.http_port = http_port
         self.health_port = health_port
         self.metrics_port = metrics_port
-        self.influx_url = influx_url
-        self.influx_db = influx_db
-        self.config = config or repo_root() / "collector-config" / "otelcol-influxdb1.yaml"
+        self.influxdb = influxdb
+        self.config = config or influxdb.collector_config
         self.otlp_http = f"http://127.0.0.1:{http_port}"
         self.otlp_grpc = f"http://127.0.0.1:{grpc_port}"
         self.health_url = f"http://127.0.0.1:{health_port}/"
@@ -50,15 +51,15 @@ class Collector(ServerProcess):
             "JOBPULSE_COLLECTOR_HEALTH_ENDPOINT": f"127.0.0.1:{self.health_port}",
             "JOBPULSE_COLLECTOR_METRICS_PORT": str(self.metrics_port),
             "JOBPULSE_COLLECTOR_STORAGE_DIR": str(self.home / "queue"),
-            "JOBPULSE_INFLUX_URL": self.influx_url,
-            "JOBPULSE_INFLUX_DB": self.influx_db,
         })
+        env.update(self.influxdb.collector_environment())
         return env
 
     def start(self, timeout: float = 60.0, build: bool = False) -> None:
         if self.running:
             return
         binary = collector_binary(build=build)
+        self.influxdb.token("collector")  # a 2.x server must have been set up: no token, no writes
         (self.home / "queue").mkdir(parents=True, exist_ok=True)
         self._launch([str(binary), "--config", str(self.config)], lambda: http_status(self.health_url) == 200,
                      timeout, f"the collector did not become healthy on port {self.health_port}",
@@ -72,7 +73,7 @@ class Collector(ServerProcess):
     def describe(self) -> str:
         state = "running" if self.running else "stopped"
         return (f"Collector   {state:8} OTLP http={self.otlp_http} grpc=127.0.0.1:{self.grpc_port} "
-                f"health={self.health_url} -> {self.influx_url} db={self.influx_db}")
+                f"health={self.health_url} -> {self.influxdb.url} db={self.influxdb.database}")
 
 
 class NodeCollector(ServerProcess):

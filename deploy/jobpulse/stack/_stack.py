@@ -16,7 +16,8 @@ from pathlib import Path
 from ._collector import Collector, NodeCollector
 from ._errors import PortBusyError, StackError
 from ._hub import Hub
-from ._influxdb import InfluxDB
+from ._influxdb import InfluxDB, InfluxServer
+from ._influxdb2 import InfluxDB2
 from ._mariadb import MariaDB
 from ._net import free_port, port_open
 from ._paths import run_dir
@@ -45,6 +46,21 @@ PARTS: dict[str, tuple[str, ...]] = {
     "the node collector": ("node_health", "node_metrics"),
     "the hub": ("hub",),
 }
+
+
+# The InfluxDB major version the stack runs: JOBPULSE_INFLUXDB, 2 (what users run) unless set.
+INFLUXDB_VARIABLE = "JOBPULSE_INFLUXDB"
+INFLUXDB_VERSIONS = (1, 2)
+DEFAULT_INFLUXDB = 2
+
+
+def influxdb_major(environ=os.environ) -> int:
+    text = environ.get(INFLUXDB_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_INFLUXDB
+    if text not in {str(v) for v in INFLUXDB_VERSIONS}:
+        raise StackError(f"{INFLUXDB_VARIABLE}={text!r}: choose 1 (InfluxDB 1.x) or 2 (InfluxDB 2.7)")
+    return int(text)
 
 
 def _configured(variable: str, default: int) -> int:
@@ -85,9 +101,9 @@ class Ports:
 
 class Stack:
     def __init__(self, name: str = "local", ports: Ports | None = None, mysql_time_zone: str | None = None,
-                 home: Path | None = None) -> None:
-        """Nothing is written here (``status`` must leave no trace): the ports are saved by ``up``,
-        or at once when given explicitly (a test session's free ports)."""
+                 home: Path | None = None, influxdb: int | None = None) -> None:
+        """Nothing is written here (``status`` must leave no trace): the ports and the InfluxDB version are
+        saved by ``up``, or at once when given explicitly (a test session's free ports)."""
         self.name = name
         self.home = (home or run_dir() / name).resolve()
         self._state_file = self.home / "state.json"
@@ -95,6 +111,8 @@ class Stack:
         # What the stack could not do as configured, for the CLI to say (a changed port of a running part).
         self.notes: list[str] = []
         self.database = os.environ.get("JOBPULSE_INFLUX_DB", "jobpulse")
+        wanted_major = influxdb if influxdb is not None else influxdb_major()
+        self.influx_major = wanted_major
         if ports is not None:
             self._build(ports)
             self._save_state()
@@ -103,9 +121,21 @@ class Stack:
         if not self._state_file.exists():
             self._build(configured)
             return
-        saved = json.loads(self._state_file.read_text())["ports"]
+        state = json.loads(self._state_file.read_text())
         # A stack saved by an older version lacks the newer servers' ports: those take the configured ones.
-        self._build(Ports(**{**asdict(configured), **{k: v for k, v in saved.items() if k in PORT_VARIABLES}}))
+        saved = Ports(**{**asdict(configured), **{k: v for k, v in state["ports"].items() if k in PORT_VARIABLES}})
+        # `down` must stop the InfluxDB `up` started, whichever is asked for now (a stack saved before
+        # InfluxDB 2 ran 1.x).
+        self.influx_major = state.get("influxdb", 1)
+        self._build(saved)
+        if wanted_major != self.influx_major:
+            if self.influxdb.running:
+                self.notes.append(f"{INFLUXDB_VARIABLE}={wanted_major} is not applied: InfluxDB "
+                                  f"{self.influx_major}.x is running; `jobpulse-stack down --name {name}` first, "
+                                  "then `up` again")
+            else:
+                self.influx_major = wanted_major
+                self._build(saved)
         applied = dict(asdict(self.ports))
         for part, fields in PARTS.items():
             for field in fields:
@@ -124,14 +154,17 @@ class Stack:
     def _build(self, ports: Ports) -> None:
         self.ports = ports
         secrets = self.home / "secrets"
-        self.influxdb = InfluxDB(self.home / "influxdb", ports.influx_http, ports.influx_rpc, database=self.database)
+        # Each version keeps its own data folder: switching never hands one's files to the other.
+        self.influxdb: InfluxServer = (
+            InfluxDB2(self.home / "influxdb2", ports.influx_http, database=self.database)
+            if self.influx_major == 2 else
+            InfluxDB(self.home / "influxdb", ports.influx_http, ports.influx_rpc, database=self.database))
         self.mariadb = MariaDB(self.home / "mariadb", ports.mysql,
                                user=os.environ.get("JOBPULSE_MYSQL_USER", "jobpulse"),
                                password=lambda: local_secret("JOBPULSE_MYSQL_PASSWORD", secrets / "mysql-password"),
                                time_zone=self._mysql_time_zone)
         self.collector = Collector(self.home / "collector", ports.otlp_grpc, ports.otlp_http,
-                                   ports.collector_health, ports.collector_metrics,
-                                   influx_url=self.influxdb.url, influx_db=self.database)
+                                   ports.collector_health, ports.collector_metrics, self.influxdb)
         self.hub = Hub(self.home / "hub", ports.hub)
         self.node = NodeCollector(self.home / "node", ports.node_health, ports.node_metrics,
                                   gateway=self.collector.otlp_http,
@@ -143,11 +176,14 @@ class Stack:
 
     def _save_state(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        self._state_file.write_text(json.dumps({"ports": asdict(self.ports)}, indent=2) + "\n")
+        self._state_file.write_text(json.dumps({"ports": asdict(self.ports), "influxdb": self.influx_major},
+                                               indent=2) + "\n")
 
     def _check_ports(self, part: str) -> None:
         """Before starting ``part``: each of its ports must be free, or the error names the one that is not."""
         for field in PARTS[part]:
+            if field == "influx_rpc" and self.influx_major == 2:
+                continue  # 2.x has no RPC (backup) port
             port = getattr(self.ports, field)
             if port_open(port):
                 variable = PORT_VARIABLES[field][0]
@@ -158,8 +194,7 @@ class Stack:
         secrets = self.home / "secrets"
         return {
             "JOBPULSE_DATABASE_URL": self.mariadb.url(database),
-            "JOBPULSE_INFLUX_URL": self.influxdb.url,
-            "JOBPULSE_INFLUX_DB": self.database,
+            **self.influxdb.hub_environment(),
             "JOBPULSE_API_TOKEN": local_secret("JOBPULSE_API_TOKEN", secrets / "api-token"),
             "JOBPULSE_WEBHOOK_USER": os.environ.get("JOBPULSE_WEBHOOK_USER", "grafana"),
             "JOBPULSE_WEBHOOK_PASSWORD": local_secret("JOBPULSE_WEBHOOK_PASSWORD", secrets / "webhook-password"),
@@ -174,7 +209,7 @@ class Stack:
     def up(self, hub: bool = True, say=print) -> None:
         self._save_state()
         starts = {
-            "InfluxDB": self.influxdb.start,
+            "InfluxDB": self._start_influxdb,
             "MariaDB": self.mariadb.start,
             "the collector": lambda: self.collector.start(build=True),
             "the node collector": self.node.start,
@@ -191,6 +226,12 @@ class Stack:
                 start()
             if part == "MariaDB":
                 self.mariadb.create_database("jobpulse")
+
+    def _start_influxdb(self) -> None:
+        if isinstance(self.influxdb, InfluxDB2):
+            self.influxdb.start(build=True)
+        else:
+            self.influxdb.start()
 
     def down(self, say=print) -> None:
         for part in reversed(PARTS):

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ._errors import StackError
-from ._stack import PORT_VARIABLES, Stack
+from ._stack import DEFAULT_INFLUXDB, INFLUXDB_VARIABLE, PORT_VARIABLES, Stack
 
 
 def _epilog() -> str:
@@ -22,6 +22,10 @@ def _epilog() -> str:
 ports (environment variables, read when the stack is first started; a changed one applies to a part
 that is stopped, and is reported as not applied while that part runs):
 {ports}
+
+InfluxDB version: {INFLUXDB_VARIABLE}=2 runs InfluxDB 2.7 (built from Go modules by `make setup`),
+{INFLUXDB_VARIABLE}=1 Debian's InfluxDB 1.x; default {DEFAULT_INFLUXDB}. Like a port, it is kept by `up` and
+applies to a stopped InfluxDB only.
 
 docs/stack.md has the details."""
 
