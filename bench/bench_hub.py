@@ -17,7 +17,11 @@ Then the hub as a subprocess (uvicorn) with 10 000 jobs stored: 50 concurrent cl
 on GET /healthz and on GET /api/v1/jobs (default page of 100), with the list's default
 1 s micro-cache and with it off (JOBPULSE_LIST_CACHE_SECONDS=0).
 
-Run from the repo root as a module: python -m bench.bench_hub [--sizes ...].
+On each InfluxDB version the stack runs (--influxdb 1|2, default $JOBPULSE_INFLUXDB or 2) the
+cycle's query (raw points of the window) is also timed beside the same window read with last() per
+series (``query design``): the reconciler keeps the raw window while it is the cheaper on both.
+
+Run from the repo root as a module: python -m bench.bench_hub [--sizes ...] [--influxdb 1|2].
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from jobpulse.hub import Settings
 from jobpulse.hub.core.db import make_engine
 from jobpulse.hub.migrations import upgrade
 from jobpulse.hub.models import disks_table, jobs_table
-from jobpulse.hub.influx import InfluxClient, naive_query, parse_cycle_result
+from jobpulse.hub.influx import InfluxClient, cycle_query, last_per_series_query, naive_query, parse_cycle_result
 from jobpulse.hub.reconciler import Reconciler
-from jobpulse.stack import Hub, Ports, Stack, free_port
+from jobpulse.stack import Hub, Ports, Stack, free_port, influxdb_major
 from tests.support.line_protocol import DiskPoint, JobPoint
 
 DISKS = 4
@@ -115,24 +119,43 @@ def naive_cycle(settings: Settings, url: str) -> tuple[float, float, int]:
                 "UPDATE jobs SET status=:s, current_phase=:p, bytes_transferred=:b, total_bytes=:t,"
                 " transfer_speed_bps=:v, eta_seconds=:e, progress_percent=:pc, last_telemetry_at=:lt,"
                 " updated_at=:u WHERE id=:id"),
-                dict(s=o.status, p=o.phase, b=o.bytes_transferred, t=o.total_bytes, v=o.speed_bps,
+                dict(s=o.status, p=o.current_phase, b=o.bytes_transferred, t=o.total_bytes, v=o.transfer_speed_bps,
                      e=o.eta_seconds, pc=min(100.0, o.progress_percent or 0), lt=o.time, u=now, id=o.job_id))
             rows += 1
             for d in o.disks:
                 conn.execute(text(
                     "UPDATE job_disks SET bytes_transferred=:b, size_bytes=:t, status=:s, progress_percent=:pc"
                     " WHERE job_id=:id AND disk_index=:i"),
-                    dict(b=d.bytes_transferred, t=d.total_bytes, s=d.status, id=o.job_id, i=d.index,
-                         pc=min(100.0, (d.bytes_transferred or 0) * 100.0 / (d.total_bytes or 1))))
+                    dict(b=d.bytes_transferred, t=d.size_bytes, s=d.status, id=o.job_id, i=d.disk_index,
+                         pc=min(100.0, (d.bytes_transferred or 0) * 100.0 / (d.size_bytes or 1))))
                 rows += 1
     t2 = time.perf_counter()
     engine.dispose()
     return t1 - t0, t2 - t1, rows
 
 
+def median_seconds(run, times: int = 3) -> float:
+    samples = []
+    for _ in range(times):
+        t0 = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def query_designs(settings: Settings, since: datetime) -> tuple[float, float]:
+    """Median seconds of the cycle's raw-window query and of last() per series over the same window."""
+    influx = InfluxClient.from_settings(settings)
+    try:
+        return (median_seconds(lambda: influx.query(cycle_query(since))),
+                median_seconds(lambda: influx.query(last_per_series_query(since))))
+    finally:
+        influx.close()
+
+
 def measure_cycles(stack: Stack, n: int, http: httpx.Client) -> dict:
     db = f"bench_{n}"
-    stack.influxdb.query(f'CREATE DATABASE "{db}"', db=None)
+    stack.influxdb.create_database(db)
     ids = [f"bench-{n}-{i:06d}" for i in range(n)]
     now = utcnow()
     t_setup = time.perf_counter()
@@ -145,6 +168,7 @@ def measure_cycles(stack: Stack, n: int, http: httpx.Client) -> dict:
     fill_mysql(ours_url, ids, now - timedelta(hours=1))
     fill_mysql(naive_url, ids, now - timedelta(hours=1))
     settings = Settings(database_url=ours_url, influx_url=stack.influxdb.url, influx_db=db,
+                        influx_token=stack.influxdb.token("hub") or None,
                         reconcile_max_lookback=3600, influx_timeout=600)
     rec = Reconciler(settings, reconciler_id=f"bench-{n}")
     res: dict = {"n": n}
@@ -156,6 +180,7 @@ def measure_cycles(stack: Stack, n: int, http: httpx.Client) -> dict:
         # naive reads everything and rewrites every row, whatever changed
         res["naive"] = naive_cycle(settings.model_copy(update={"database_url": naive_url}), naive_url)
         res["all"] = rec.run_once()
+        res["designs"] = query_designs(settings, now - timedelta(seconds=120))
         lines += write_round(http, db, tenth, now - timedelta(seconds=60), 4)
         res["chg10"] = rec.run_once()
         lines += write_round(http, db, tenth, now - timedelta(seconds=5), 5)
@@ -199,7 +224,7 @@ def measure_http(stack: Stack, url: str, seconds: float) -> dict:
     out = {}
     for cache in ("1", "0"):
         hub = Hub(stack.home / f"hub-bench-{cache}", free_port())
-        hub.start({"JOBPULSE_DATABASE_URL": url, "JOBPULSE_INFLUX_URL": stack.influxdb.url,
+        hub.start({"JOBPULSE_DATABASE_URL": url, **stack.influxdb.hub_environment(),
                    "JOBPULSE_RECONCILER_ENABLED": "false", "JOBPULSE_LIST_CACHE_SECONDS": cache})
         try:
             if cache == "1":
@@ -218,15 +243,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--http-seconds", type=float, default=8.0)
+    ap.add_argument("--influxdb", type=int, choices=(1, 2), default=None,
+                    help="InfluxDB major version (default: $JOBPULSE_INFLUXDB, else 2)")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    stack = Stack(name=f"bench-hub-{os.getpid()}", ports=Ports.free())
+    major = args.influxdb or influxdb_major()
+    stack = Stack(name=f"bench-hub-{os.getpid()}", ports=Ports.free(), influxdb=major)
     results = []
     try:
-        print("starting private InfluxDB and MariaDB ...", flush=True)
-        stack.influxdb.start()
+        print(f"starting private InfluxDB {major}.x and MariaDB ...", flush=True)
+        stack.influxdb.start(build=True)
         stack.mariadb.start()
-        with httpx.Client(base_url=stack.influxdb.url, timeout=120) as http:
+        token = stack.influxdb.token("hub")
+        with httpx.Client(base_url=stack.influxdb.url, timeout=120,
+                          headers={"Authorization": f"Token {token}"} if token else {}) as http:
             for n in [int(s) for s in args.sizes.split(",")]:
                 print(f"filling and measuring {n} jobs x {DISKS} disks ...", flush=True)
                 results.append(measure_cycles(stack, n, http))
@@ -237,6 +267,7 @@ def main(argv=None) -> int:
         shutil.rmtree(stack.home, ignore_errors=True)
 
     print()
+    print(f"InfluxDB {'2.7.12' if major == 2 else '1.x (Debian)'}")
     print("Reconcile cycle (seconds; query = InfluxDB, write = MySQL)")
     print(f"{'jobs':>6} {'variant':<34} {'query':>7} {'write':>7} {'total':>7} {'observed':>9} {'written':>8} {'vs naive':>9}")
     for r in results:
@@ -261,6 +292,12 @@ def main(argv=None) -> int:
         g_rep = (big["rep10"].query_seconds + big["rep10"].write_seconds) / (big["all"].query_seconds + big["all"].write_seconds)
         print(f"growth {small['n']} -> {big['n']} jobs (all changed): x{g_ours:.1f};"
               f" 10% reported vs all at {big['n']}: {g_rep:.2f} x")
+    print()
+    print("Query design, one window of every job's newest points (median of 3, seconds)")
+    for r in results:
+        raw, last = r["designs"]
+        print(f"{r['n']:>6} jobs: raw window (ours) {raw:7.3f}   last() per series {last:7.3f}   "
+              f"last()/raw {last / raw:5.2f} x -> {'raw' if raw <= last else 'last()'} is cheaper")
     print()
     h, j, u = http_res["healthz"], http_res["jobs"], http_res["jobs_uncached"]
     print(f"HTTP, 50 concurrent clients, {big['n']} jobs stored (page {http_res['page'][0]} of {http_res['page'][1]})")

@@ -83,7 +83,7 @@ def _influx_stack(request, influx_major, _stack):
 
 @pytest.fixture(scope="session")
 def influxdb(_influx_stack):
-    _influx_stack.influxdb.start(**({"build": True} if _influx_stack.influx_major == 2 else {}))
+    _influx_stack.influxdb.start(build=True)
     return _influx_stack.influxdb
 
 

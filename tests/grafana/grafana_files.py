@@ -18,6 +18,8 @@ DASHBOARDS_DIR = ROOT / "dashboards"
 ALERTS_DIR = ROOT / "alerts"
 DASHBOARD_FILES = sorted((DASHBOARDS_DIR / "json").glob("*.json"))
 DATASOURCES_FILE = DASHBOARDS_DIR / "provisioning" / "datasources" / "jobpulse.yaml"
+# The InfluxDB 2.x variant: the same datasources, InfluxDB reached with a token header.
+DATASOURCES_FILE_INFLUXDB2 = DASHBOARDS_DIR / "provisioning" / "datasources-influxdb2" / "jobpulse.yaml"
 PROVIDER_FILE = DASHBOARDS_DIR / "provisioning" / "dashboards" / "jobpulse.yaml"
 RULES_FILE = ALERTS_DIR / "rules.yaml"
 CONTACT_POINTS_FILE = ALERTS_DIR / "contact-points.yaml"

@@ -26,12 +26,13 @@ from .test_provisioning import ENV
 NO_PAGER = {k: v for k, v in ENV.items() if k != "JOBPULSE_PAGERDUTY_KEY"}
 
 
-def grafana_files(repo, environ, *, pager: bool) -> dict:
+def grafana_files(repo, environ, *, pager: bool, influxdb: int = 1) -> dict:
     """The provisioning directories as an operator links them (docs/grafana.md)."""
+    datasources = "datasources-influxdb2" if influxdb == 2 else "datasources"
     alerting = sorted((repo / "alerts").glob("*.yaml"))
     if pager:
         alerting = [p for p in alerting if p.name != "policies.yaml"] + sorted((repo / "alerts" / "pagerduty").glob("*.yaml"))
-    return {"datasources": [repo / "dashboards/provisioning/datasources/jobpulse.yaml"],
+    return {"datasources": [repo / f"dashboards/provisioning/{datasources}/jobpulse.yaml"],
             "dashboard_providers": [repo / "dashboards/provisioning/dashboards/jobpulse.yaml"],
             "alerting": alerting, "environ": dict(environ, JOBPULSE_DASHBOARDS_DIR=str(repo / "dashboards/json"))}
 
@@ -64,12 +65,13 @@ def apply(grafana, repo, environ) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+@pytest.mark.parametrize("influxdb", [1, 2], ids=["influxdb1", "influxdb2"])
 @pytest.mark.parametrize("pager", [True, False], ids=["pagerduty", "hub-only"])
 @pytest.mark.parametrize("version", supported_versions())
-def test_files_and_command_give_the_same_objects(version, pager, repo_root):
-    environ = ENV if pager else NO_PAGER
+def test_files_and_command_give_the_same_objects(version, pager, influxdb, repo_root):
+    environ = dict(ENV if pager else NO_PAGER, JOBPULSE_INFLUXDB=str(influxdb), JOBPULSE_INFLUX_TOKEN="read-token")
     with GrafanaStandIn(version=version) as by_files, GrafanaStandIn(version=version) as by_command:
-        assert provision(by_files, **grafana_files(repo_root, environ, pager=pager)) == []
+        assert provision(by_files, **grafana_files(repo_root, environ, pager=pager, influxdb=influxdb)) == []
         code, out = apply(by_command, repo_root, environ)
         assert code == 0, out
         files, command = snapshot(by_files), snapshot(by_command)

@@ -27,7 +27,7 @@ ENV = {
     "JOBPULSE_GRAFANA_MYSQL_USER": "grafana_ro", "JOBPULSE_GRAFANA_MYSQL_PASSWORD": "mysql-secret",
     "JOBPULSE_HUB_URL": "http://hub.internal:8000", "JOBPULSE_WEBHOOK_USER": "grafana",
     "JOBPULSE_WEBHOOK_PASSWORD": "hook-secret", "JOBPULSE_PAGERDUTY_KEY": "pd-key",
-    "GRAFANA_TOKEN": "sa-token",
+    "GRAFANA_TOKEN": "sa-token", "JOBPULSE_INFLUXDB": "1",
 }
 
 
@@ -80,6 +80,24 @@ def test_first_run_creates_everything_from_the_files(grafana, files):
     assert grafana.policy["receiver"] == "jobpulse-hub"
     assert grafana.policy["routes"][0]["continue"] is True
     assert "created" in out and out.strip().endswith("change(s)")
+
+
+def test_on_influxdb2_the_datasource_carries_the_token_header_and_needs_the_token(grafana, files):
+    env = {k: v for k, v in ENV.items() if k not in ("JOBPULSE_INFLUXDB", "JOBPULSE_INFLUX_USERNAME",
+                                                          "JOBPULSE_INFLUX_PASSWORD")}
+    code, out = apply(grafana, files, env=env)  # the default: InfluxDB 2
+    assert code == 1 and not grafana.datasources
+    code, out = apply(grafana, files, env=dict(env, JOBPULSE_INFLUX_TOKEN="read-token"))
+    assert code == 0, out
+    influx = grafana.datasources[gf.INFLUX_UID]
+    assert influx["jsonData"]["httpHeaderName1"] == "Authorization" and "user" not in influx
+    assert influx["secureJsonData"] == {"httpHeaderValue1": "Token read-token"}
+    # the same dashboards and rules as on 1.x: only the way to InfluxDB differs
+    assert {r["uid"] for r in gf.rules()} == set(grafana.rules)
+    assert set(grafana.dashboards) == {d["uid"] for d in gf.dashboards()}
+    # the flag wins over the variable
+    code, _ = apply(grafana, files, "--influxdb", "1", env=dict(ENV, JOBPULSE_INFLUXDB="2"))
+    assert code == 0 and grafana.datasources[gf.INFLUX_UID]["secureJsonData"]["password"] == "influx-secret"
 
 
 def test_second_run_changes_nothing(grafana, files):

@@ -77,6 +77,19 @@ def test_datasources_file_has_fixed_uids_and_env_secrets():
         assert "password" not in ds and "password" not in ds["jsonData"]
 
 
+def test_the_influxdb2_variant_differs_only_in_how_influxdb_is_reached():
+    one = {ds["uid"]: ds for ds in gf.load_yaml(gf.DATASOURCES_FILE)["datasources"]}
+    two = {ds["uid"]: ds for ds in gf.load_yaml(gf.DATASOURCES_FILE_INFLUXDB2)["datasources"]}
+    assert one[gf.MYSQL_UID] == two[gf.MYSQL_UID]
+    influx = two[gf.INFLUX_UID]
+    # InfluxQL mode has no token field: the token rides in a custom header (docs/grafana.md).
+    assert influx["jsonData"].pop("httpHeaderName1") == "Authorization"
+    assert influx.pop("secureJsonData") == {"httpHeaderValue1": "Token ${JOBPULSE_INFLUX_TOKEN}"}
+    first = dict(one[gf.INFLUX_UID])
+    del first["user"], first["secureJsonData"]
+    assert influx == first
+
+
 def test_datasource_values_expand_from_the_environment():
     doc = gf.load_yaml(gf.DATASOURCES_FILE)
     missing: set[str] = set()

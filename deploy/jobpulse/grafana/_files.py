@@ -126,8 +126,13 @@ def _yaml_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
 
 
-def load_bundle(dashboards_dir: Path, alerts_dir: Path, environ: Mapping[str, str]) -> Bundle:
-    """Read dashboards/ (provisioning/datasources, provisioning/dashboards, json/) and alerts/."""
+def datasources_dir(dashboards_dir: Path, influxdb: int) -> Path:
+    """The datasource files for one InfluxDB major version (they differ only in how InfluxDB is reached)."""
+    return dashboards_dir / "provisioning" / ("datasources-influxdb2" if influxdb == 2 else "datasources")
+
+
+def load_bundle(dashboards_dir: Path, alerts_dir: Path, environ: Mapping[str, str], influxdb: int = 2) -> Bundle:
+    """Read dashboards/ (the datasources of InfluxDB ``influxdb``, provisioning/dashboards, json/) and alerts/."""
     missing: set[str] = set()
     sources: list[str] = []
     for directory in (dashboards_dir, alerts_dir):
@@ -135,7 +140,7 @@ def load_bundle(dashboards_dir: Path, alerts_dir: Path, environ: Mapping[str, st
             raise FilesError(f"no such directory: {directory}")
 
     datasources: list[dict] = []
-    for path in _yaml_files(dashboards_dir / "provisioning" / "datasources"):
+    for path in _yaml_files(datasources_dir(dashboards_dir, influxdb)):
         sources.append(str(path))
         datasources += expand_tree(load_yaml(path).get("datasources") or [], environ, missing)
 

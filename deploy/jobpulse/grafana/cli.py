@@ -14,6 +14,8 @@ from typing import Mapping, Sequence
 
 from grafana_client import GrafanaApi
 
+from jobpulse.stack import INFLUXDB_VARIABLE, StackError, influxdb_major
+
 from ._apply import Provisioner
 from ._errors import FilesError, ProvisioningError
 from ._files import load_bundle
@@ -36,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--dashboards", type=Path, help="dashboards directory (default: <repo>/dashboards)")
     apply.add_argument("--alerts", type=Path, help="alerts directory (default: <repo>/alerts)")
     apply.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (default 10)")
+    apply.add_argument("--influxdb", type=int, choices=(1, 2),
+                       help=f"InfluxDB major version, choosing the datasource file: provisioning/datasources/ (1) "
+                       f"or provisioning/datasources-influxdb2/ (2) (default: ${INFLUXDB_VARIABLE}, else 2)")
     return parser
 
 
@@ -65,9 +70,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print("jobpulse-grafana: no credentials: set GRAFANA_TOKEN, or GRAFANA_USER and GRAFANA_PASSWORD",
               file=sys.stderr)
         return 2
+    try:
+        major = args.influxdb or influxdb_major(environ)
+    except StackError as exc:
+        print(f"jobpulse-grafana: {exc}", file=sys.stderr)
+        return 2
     root = _default_root()
     try:
-        bundle = load_bundle(args.dashboards or root / "dashboards", args.alerts or root / "alerts", environ)
+        bundle = load_bundle(args.dashboards or root / "dashboards", args.alerts or root / "alerts", environ,
+                             influxdb=major)
         api = GrafanaApi.from_url(url, credential=credential, timeout=args.timeout)
         say(f"{'dry run against' if args.dry_run else 'provisioning'} {api.client.url.removesuffix('/api')}")
         changes = Provisioner(api, say=say, dry_run=args.dry_run).apply(bundle)

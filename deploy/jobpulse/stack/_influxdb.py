@@ -140,7 +140,8 @@ class InfluxDB(InfluxServer):
         self.rpc_port = rpc_port
         self.retention = retention
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, build: bool = False) -> None:
+        """``build`` is 2.x's (built from source); Debian's 1.x is installed by `make setup`."""
         if self.running:
             return
         program = shutil.which("influxd")

@@ -209,7 +209,7 @@ class Stack:
     def up(self, hub: bool = True, say=print) -> None:
         self._save_state()
         starts = {
-            "InfluxDB": self._start_influxdb,
+            "InfluxDB": lambda: self.influxdb.start(build=True),
             "MariaDB": self.mariadb.start,
             "the collector": lambda: self.collector.start(build=True),
             "the node collector": self.node.start,
@@ -226,12 +226,6 @@ class Stack:
                 start()
             if part == "MariaDB":
                 self.mariadb.create_database("jobpulse")
-
-    def _start_influxdb(self) -> None:
-        if isinstance(self.influxdb, InfluxDB2):
-            self.influxdb.start(build=True)
-        else:
-            self.influxdb.start()
 
     def down(self, say=print) -> None:
         for part in reversed(PARTS):

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         stack = Stack(name=args.name)
-        for note in stack.notes:
+        for note in stack.notes if args.command != "down" else ():
             print(f"jobpulse-stack: {note}", file=sys.stderr)
         if args.command == "demo":
             from ._demo import run_demo

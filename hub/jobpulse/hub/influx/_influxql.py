@@ -97,6 +97,18 @@ def naive_query() -> str:
     )
 
 
+def last_per_series_query(since: datetime) -> str:
+    """The design the cycle query is measured against (``make bench-hub``, on each InfluxDB version):
+    the same window, but last() per series, grouped by the same tags."""
+    lit = time_literal(since)
+    groups = [(ms, field, JOB_TAGS) for field, ms in _by_field(JOB_METRICS).items()]
+    groups += [(ms, field, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()]
+    return ";".join(
+        f"SELECT last({quote_ident(field)}) FROM {','.join(quote_ident(m.name) for m in ms)} "
+        f"WHERE time > {lit} GROUP BY {','.join(quote_ident(t) for t in tags)}"
+        for ms, field, tags in groups)
+
+
 # --- series endpoint -------------------------------------------------------------
 
 _STEP = re.compile(r"^([1-9][0-9]{0,6})(s|m|h)$")
