@@ -19,15 +19,18 @@ import pytest
 
 from jobpulse import semconv
 from jobpulse.stack import NodeCollector, free_port
+from tests.support.influx import ON_BOTH_INFLUXDB
 from tests.support.wait import wait_for
 
 from . import grafana_files as gf
 from .emulation.alerting import evaluate, firing_jobs
+from .emulation import influxql, interpolation
 from .emulation.alias import series_name
 from .emulation.macros import MYSQL_ENGINES, TimeRange, expand_influxql, expand_mysql
 from .grafana_e2e import Agent, GrafanaMySQL, register, start_hub, unique
 
-pytestmark = pytest.mark.e2e
+# The module's one pipeline run happens on each InfluxDB version, the queries read as Grafana's datasource would.
+pytestmark = [pytest.mark.e2e, ON_BOTH_INFLUXDB]
 
 MiB = 1024 * 1024
 
@@ -78,7 +81,8 @@ def run(mariadb, influxdb, collector, tmp_path_factory):
         wait_for(lambda: grafana.job(ids["running"])["progress_percent"] >= 20, 120, what="20 % of the running job")
         wait_for(lambda: grafana.rows(f"SELECT node_id FROM nodes WHERE node_id = '{node_name}'"), 30,
                  what="the node in the hub")
-        yield {"ids": ids, "grafana": grafana, "influxdb": influxdb, "hub": hub, "summary": summary, "node": node_name}
+        yield {"ids": ids, "grafana": grafana, "influx": _influx_datasource(influxdb), "hub": hub, "summary": summary,
+               "node": node_name}
     finally:
         running.stop()
         node.stop()
@@ -86,9 +90,17 @@ def run(mariadb, influxdb, collector, tmp_path_factory):
         mariadb.drop_database(db)
 
 
-def _influx_rows(influxdb, query: str) -> list[dict]:
+def _influx_datasource(influxdb) -> dict:
+    """The InfluxDB datasource of this version's file, expanded as Grafana's provisioning does, with the
+    read-only credentials the stack made for Grafana."""
+    path = gf.DATASOURCES_FILE_INFLUXDB2 if influxdb.major == 2 else gf.DATASOURCES_FILE
+    provisioned = interpolation.interpolate(gf.load_yaml(path)["datasources"], influxdb.grafana_environment())
+    return next(ds for ds in provisioned if ds["uid"] == gf.INFLUX_UID)
+
+
+def _influx_rows(datasource: dict, query: str) -> list[dict]:
     """All rows of all series of an InfluxQL answer, with tags merged in."""
-    answer = influxdb.query(query, epoch="s")
+    answer = influxql.query(datasource, query)
     rows = []
     for result in answer["results"]:
         assert "error" not in result, result
@@ -101,7 +113,7 @@ def _influx_rows(influxdb, query: str) -> list[dict]:
 def _run(q, run, variables) -> list[dict]:
     tr = TimeRange(relative="1h", interval="5s")
     if q.is_influx:
-        return _influx_rows(run["influxdb"], expand_influxql(q.text, tr, variables))
+        return _influx_rows(run["influx"], expand_influxql(q.text, tr, variables))
     # Both of Grafana's SQL macro engines must send the same SQL (emulation.macros).
     [sql] = {expand_mysql(q.text, tr, variables, engine) for engine in MYSQL_ENGINES}
     return run["grafana"].rows(sql)
@@ -110,7 +122,7 @@ def _run(q, run, variables) -> list[dict]:
 def _legends(q, run, variables) -> list[str]:
     """The legend Grafana would draw for each series of an InfluxDB panel query (emulation.alias)."""
     target = next(t for t in q.panel["targets"] if t["query"] == q.text)
-    answer = run["influxdb"].query(expand_influxql(q.text, TimeRange(relative="1h", interval="5s"), variables))
+    answer = influxql.query(run["influx"], expand_influxql(q.text, TimeRange(relative="1h", interval="5s"), variables))
     return [series_name(target.get("alias", ""), s["name"], s["columns"][1], s.get("tags") or {})
             for result in answer["results"] for s in result.get("series", [])]
 

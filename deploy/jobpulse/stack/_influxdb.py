@@ -39,7 +39,7 @@ class InfluxServer(ServerProcess):
         raise NotImplementedError
 
     def hub_environment(self) -> dict[str, str]:
-        """The hub's JOBPULSE_INFLUX_* settings: it reads InfluxQL and writes the legacy senders' points."""
+        """The hub's JOBPULSE_INFLUX_* settings: it reads InfluxQL and writes the node snapshots legacy daemons post."""
         raise NotImplementedError
 
     def grafana_environment(self) -> dict[str, str]:

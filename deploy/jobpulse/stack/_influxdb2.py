@@ -19,7 +19,7 @@ VERSION = "2.7.12"
 RETENTION_SECONDS = 30 * 24 * 3600
 
 # Each client's token and what it may do on the org's buckets. The collector only writes; the hub reads
-# InfluxQL and writes the points legacy senders post to it; Grafana only reads.
+# InfluxQL and writes the node snapshots legacy daemons post to it; Grafana only reads.
 TOKENS: dict[str, tuple[str, ...]] = {
     "collector": ("write",),
     "hub": ("read", "write"),

@@ -95,10 +95,13 @@ class InfluxClient:
             raise InfluxConnectionError(f"{type(err).__name__}: {err}") from err
         if resp.status_code >= 300:
             try:
-                message = resp.json().get("error") or f"HTTP {resp.status_code}"
-            except ValueError:
+                # 1.x says {"error": ...}; 2.x {"code": ..., "message": ...} (a 422 for points beyond retention)
+                body = resp.json()
+                message = body.get("error") or body.get("message") or f"HTTP {resp.status_code}"
+            except (ValueError, AttributeError):
                 message = f"HTTP {resp.status_code}"
-            if "beyond retention policy" in message:
+            # 1.x: "points beyond retention policy"; 2.x: "points outside retention policy of duration ..."
+            if "beyond retention policy" in message or "outside retention policy" in message:
                 return  # older than the database keeps: history InfluxDB declines, not an outage to retry
             raise InfluxResponseError(f"write refused: {message}")
 
@@ -118,7 +121,7 @@ class InfluxClient:
         if not isinstance(body, dict):
             raise InfluxResponseError(f"HTTP {resp.status_code}: unexpected body")
         if resp.status_code >= 400 or body.get("error"):
-            message = body.get("error") or f"HTTP {resp.status_code}"
+            message = body.get("error") or body.get("message") or f"HTTP {resp.status_code}"
             if resp.status_code == 400:
                 raise InfluxQueryError(message)
             raise InfluxResponseError(message)
