@@ -16,6 +16,8 @@ command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] || need+=(mar
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# cgo (InfluxDB 2's sqlite and libflux) needs a C compiler.
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # The tools `jobpulse-agent run` adapts, for the adapter tests and the pipe benchmark.
 for tool in restic rclone rsync pv; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
 if ((${#need[@]})); then

@@ -26,14 +26,13 @@ if [[ -x "$binary" ]]; then
   echo "$binary"
   exit 0
 fi
-for tool in go cargo rustc cc; do
-  command -v "$tool" >/dev/null 2>&1 || fail "finding $tool on PATH (Go, a Rust toolchain and a C compiler are needed)"
-done
-
 mkdir -p "$cache/src" "$cache/bin" "$cache/tools"
 : > "$cache/build.log"
 started=$(date +%s)
 say "building InfluxDB $VERSION from Go modules: a few minutes the first time (log: $cache/build.log)"
+for tool in go cargo rustc cc; do
+  command -v "$tool" >/dev/null 2>&1 || fail "finding $tool on PATH (Go, a Rust toolchain and a C compiler are needed)"
+done
 
 say "1/4 installing influxdata/pkg-config $PKG_CONFIG_VERSION (answers cgo's pkg-config flux)"
 GOBIN="$cache/tools" go install "github.com/influxdata/pkg-config@$PKG_CONFIG_VERSION" >>"$cache/build.log" 2>&1 \
