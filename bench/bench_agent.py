@@ -93,11 +93,6 @@ def copy_run(sources: list[Path], dest: Path, telemetry: bool, sink_url: str, sp
             "bytes": s["bytes_transferred"]}
 
 
-def copy_once(sources: list[Path], dest: Path, telemetry: bool, sink_url: str, spool: str) -> tuple[float, float]:
-    run = copy_run(sources, dest, telemetry, sink_url, spool)
-    return run["speed"], run["wall"]
-
-
 def alternating(rounds: int, run) -> tuple[list[dict], list[dict]]:
     """``run(telemetry)`` ``rounds`` times each way, the order flipped every round: (on, off)."""
     on, off = [], []
@@ -162,9 +157,8 @@ def main(argv=None) -> None:
         dest = root / "dest"
         dest.mkdir()
         spool = str(root / "spool")
-        copy_once(sources, dest, True, sink.url, spool)  # warm the page cache and the interpreter
-        on_runs, off_runs = alternating(ROUNDS, lambda t: copy_once(sources, dest, t, sink.url, spool)[0])
-        on, off = on_runs, off_runs
+        copy_run(sources, dest, True, sink.url, spool)  # warm the page cache and the interpreter
+        on, off = alternating(ROUNDS, lambda t: copy_run(sources, dest, t, sink.url, spool)["speed"])
         print(f"fixed cost: {TINY_RUNS} alternating runs each way of a 64 KiB job ...", flush=True)
         tiny_on, tiny_off, fixed, fixed_cpu = fixed_cost_ms(root, sink.url, spool)
         print(f"steady state: {STEADY_ROUNDS} alternating rounds each way of {DISKS} x {STEADY_MB} MiB at "

@@ -28,7 +28,8 @@ TOKENS: dict[str, tuple[str, ...]] = {
 
 
 def cache_dir() -> Path:
-    """Where built programs live across clones (argument-free: JOBPULSE_CACHE_DIR > XDG_CACHE_HOME > ~/.cache)."""
+    """Where built programs live across clones: JOBPULSE_CACHE_DIR, else $XDG_CACHE_HOME/jobpulse, else
+    ~/.cache/jobpulse (deploy/influxdb2/build.sh resolves the same way)."""
     base = os.environ.get("JOBPULSE_CACHE_DIR")
     if base:
         return Path(base)
