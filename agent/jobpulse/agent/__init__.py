@@ -14,6 +14,7 @@ Metric names, units and codes live in :mod:`jobpulse.semconv`.
 from ._errors import ConfigurationError, InvalidJobId, JobpulseError
 from ._exporter import SpoolingMetricExporter
 from ._job import Job
+from ._sender import GrpcSender, HttpSender, SendResult
 from ._records import DiskSnapshot, JobSnapshot
 from ._speed import SpeedEstimator
 from ._spool import Spool
@@ -24,12 +25,15 @@ __all__ = [
     "ConfigurationError",
     "DiskSnapshot",
     "DiskStatus",
+    "GrpcSender",
+    "HttpSender",
     "InvalidJobId",
     "Job",
     "JobSnapshot",
     "JobType",
     "JobpulseError",
     "Phase",
+    "SendResult",
     "SpeedEstimator",
     "Spool",
     "SpoolingMetricExporter",

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import socket
+from urllib.parse import unquote
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
@@ -78,8 +79,20 @@ def resource(service_name: str | None = None) -> Resource:
     return res
 
 
-def http_endpoint() -> str:
-    """Where the SDK's OTLP/HTTP exporter will post (it resolves the same variables)."""
+def _env(*names: str) -> str | None:
+    """The first of the signal-specific and generic OTLP variables that is set."""
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def http_endpoint(argument: str | None = None) -> str:
+    """Where OTLP/HTTP posts: argument > OTEL_EXPORTER_OTLP_METRICS_ENDPOINT (as is) >
+    OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics > http://localhost:4318/v1/metrics (the OTLP spec's rule)."""
+    if argument:
+        return argument
     specific = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
     if specific:
         return specific
@@ -87,9 +100,68 @@ def http_endpoint() -> str:
     return base.rstrip("/") + "/v1/metrics"
 
 
-def grpc_endpoint() -> str:
-    return (
-        os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or "http://localhost:4317"
-    )
+def grpc_endpoint(argument: str | None = None) -> str:
+    return argument or _env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4317"
+
+
+def headers(argument: dict[str, str] | None = None) -> dict[str, str]:
+    """argument > OTEL_EXPORTER_OTLP_METRICS_HEADERS > OTEL_EXPORTER_OTLP_HEADERS, as ``k=v,k2=v2``
+    with URL-encoded values (the OTLP spec's format)."""
+    if argument is not None:
+        return dict(argument)
+    raw = _env("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+    out: dict[str, str] = {}
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            # the value may be a credential: name the variable, not its content
+            raise ConfigurationError("OTEL_EXPORTER_OTLP_HEADERS must be key=value pairs separated by commas")
+        out[unquote(key.strip()).lower()] = unquote(value.strip())
+    return out
+
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+def timeout_s(argument: float | None = None) -> float:
+    """Seconds one export may take: argument > OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT (milliseconds,
+    as the OTLP spec says) > 10 s."""
+    if argument is not None:
+        value = float(argument)
+    else:
+        raw = _env("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+        try:
+            value = float(raw) / 1000.0 if raw else DEFAULT_TIMEOUT_S
+        except ValueError:
+            raise ConfigurationError(f"OTEL_EXPORTER_OTLP_TIMEOUT={raw!r} is not a number of milliseconds") from None
+    if not value > 0 or math.isnan(value):
+        raise ConfigurationError(f"OTLP export timeout must be positive, not {value!r} s")
+    return value
+
+
+COMPRESSIONS = ("none", "gzip")
+
+
+def compression(argument: str | None = None) -> str:
+    raw = (argument or _env("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION")
+           or "none").strip().lower()
+    if raw not in COMPRESSIONS:
+        raise ConfigurationError(f"OTLP compression {raw!r} is not supported: use one of {', '.join(COMPRESSIONS)}")
+    return raw
+
+
+def certificate(argument: str | None = None) -> str | None:
+    """A CA bundle (PEM) to trust for https endpoints; None: the system's."""
+    return argument or _env("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE")
+
+
+def grpc_insecure(endpoint: str) -> bool:
+    """Plain-text gRPC: an http:// endpoint, or no scheme and OTEL_EXPORTER_OTLP_[METRICS_]INSECURE=true."""
+    if endpoint.startswith("http://"):
+        return True
+    if endpoint.startswith("https://"):
+        return False
+    raw = _env("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE") or "false"
+    return raw.strip().lower() == "true"

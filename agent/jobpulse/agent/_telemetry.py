@@ -14,6 +14,7 @@ from . import _config
 from ._errors import InvalidJobId
 from ._exporter import SpoolingMetricExporter
 from ._job import Job
+from ._sender import otlp_sender
 from ._spool import Spool
 from ._watcher import Watcher
 from jobpulse.semconv import ENV_JOB_ID, SCOPE_NAME, JobType, job_id_problem
@@ -146,8 +147,7 @@ class Telemetry:
     def _wait_flushed(self, ticket: int, timeout: float) -> bool:
         """Wait for export ``ticket``; during a collector outage give up after a short grace.
 
-        The batch is in the spool already (written before sending), so waiting out the
-        SDK's retry sleeps would only delay the job's owner.
+        A batch that fails is spooled at once, so waiting longer would only delay the job's owner.
         """
         deadline = time.monotonic() + timeout
         outage_deadline = None
@@ -189,12 +189,14 @@ class Telemetry:
         if self.provider is None:
             return
         deadline = time.monotonic() + timeout
-        if self.exporter is not None and self.exporter.outage.down:
-            self.exporter.go_offline()  # the last batch goes to the spool without a retry dance
+        if self.exporter is not None:
+            self.exporter.final()
+            if self.exporter.outage.down:
+                self.exporter.go_offline()  # the last batch goes to the spool without waiting on a send
         ticket = self.request_export()
         ok = self._wait_flushed(ticket, max(0.0, deadline - time.monotonic()))
         if not ok and self.exporter is not None:
-            self.exporter.go_offline()  # aborts the SDK's retry sleep so the batch lands in the spool
+            self.exporter.go_offline()  # cuts the send in flight; the final batch is on disk already
             with self._flush_cond:
                 self._flush_cond.wait_for(lambda: self._flush_done >= ticket, 2.0)
         if self.exporter is not None:
@@ -213,8 +215,11 @@ def configure(
     enabled: bool = True,
     exporter=None,
     reader=None,
-    export_interval_millis: float | None = None,
+    sender=None,
     protocol: str | None = None,
+    endpoint: str | None = None,
+    headers: dict[str, str] | None = None,
+    export_interval_millis: float | None = None,
     service_name: str | None = None,
     spool: Spool | None | bool = True,
     final_timeout: float = DEFAULT_FINAL_TIMEOUT,
@@ -224,9 +229,13 @@ def configure(
 ) -> Telemetry:
     """Build the process's Telemetry.
 
-    ``reader`` (e.g. the SDK's InMemoryMetricReader) replaces the periodic OTLP
-    pipeline; ``exporter`` replaces only the OTLP exporter (it is wrapped with
-    the spool and read every ``export_interval_millis``, at most 5000 ms).
+    By default batches go out over OTLP (``protocol``, ``endpoint``, ``headers``: argument >
+    OTEL_EXPORTER_OTLP_* > http/protobuf on localhost:4318) through the agent's own sender, with
+    the offline spool and outage logging. ``sender`` replaces that transport (an object with
+    ``endpoint``, ``send(body, timeout) -> SendResult`` and ``shutdown(timeout)``).
+    ``exporter`` (any SDK MetricExporter) replaces the whole OTLP path, spool included, and
+    ``reader`` (e.g. the SDK's InMemoryMetricReader) the periodic pipeline itself.
+    Periodic exports are ``export_interval_millis`` apart, at most 5000 ms.
     ``spool``: True for the default file, a Spool, or False/None for none.
     ``watch_interval=None`` starts no watcher thread (tests call ``watcher.tick()``).
     """
@@ -240,34 +249,22 @@ def configure(
     if reader is None:
         interval = _config.export_interval_ms(export_interval_millis)
         if exporter is None:
-            exporter, description, endpoint = _otlp_exporter(protocol)
+            proto = "custom sender" if sender is not None else _config.protocol(protocol)
+            sender = sender or otlp_sender(proto, endpoint, headers=headers)
+            description = f"OTLP {proto} -> {sender.endpoint}"
+            if spool is True:
+                spool = Spool()
+            exporter = wrapper = SpoolingMetricExporter(sender, spool or None)
         else:
-            endpoint = getattr(exporter, "_endpoint", None) or type(exporter).__name__
-            description = f"{type(exporter).__name__} -> {endpoint}"
-        if spool is True:
-            spool = Spool()
-        wrapper = SpoolingMetricExporter(exporter, str(endpoint), spool or None)
+            description = f"{type(exporter).__name__} (no spool)"
         reader = PeriodicExportingMetricReader(
-            wrapper, export_interval_millis=interval, export_timeout_millis=final_timeout * 1000
+            exporter, export_interval_millis=interval, export_timeout_millis=final_timeout * 1000
         )
     provider = MeterProvider(metric_readers=[reader], resource=_config.resource(service_name))
     return Telemetry(
         provider=provider, exporter=wrapper, description=description,
         clock=clock, wall_clock=wall_clock, watch_interval=watch_interval, final_timeout=final_timeout,
     )
-
-
-def _otlp_exporter(protocol: str | None):
-    proto = _config.protocol(protocol)
-    if proto == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-
-        endpoint = _config.grpc_endpoint()
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-        endpoint = _config.http_endpoint()
-    return OTLPMetricExporter(), f"OTLP {proto} -> {endpoint}", endpoint
 
 
 _default: Telemetry | None = None
