@@ -74,8 +74,7 @@ def test_project_dependencies_are_the_agents_only(repo_root):
 
     project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
     names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
-    assert names == {"opentelemetry-api", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-common",
-                     "opentelemetry-proto", "httpx", "grpcio"}
+    assert names == {"opentelemetry-api", "opentelemetry-sdk", "opentelemetry-proto", "grpcio"}
     assert {"hub", "grafana", "test"} <= set(project["optional-dependencies"])
     # influxdb-client is the stack's (InfluxDB 2 set-up), declared where it is imported and nowhere else.
     holders = {extra for extra, ds in project["optional-dependencies"].items() if any("influxdb-client" in d for d in ds)}

@@ -63,9 +63,9 @@ def test_plain_install_is_the_agent_only(wheel, tmp_path):
     bin_ = _venv(tmp_path / "agent-host")
     _ok(_run([bin_ / "pip", "install", "-q", wheel]))
     installed = {line.split("==")[0].lower() for line in _ok(_run([bin_ / "pip", "freeze"])).stdout.split()}
-    assert {"opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-common", "httpx"} <= installed
+    assert {"opentelemetry-sdk", "opentelemetry-proto"} <= installed
     # the SDK's own exporters (and their requests/googleapis stacks) are not the agent's
-    assert not installed & {"opentelemetry-exporter-otlp-proto-http", "requests"}, installed
+    assert not installed & {"opentelemetry-exporter-otlp-proto-http", "requests", "httpx"}, installed
     assert not installed & {"fastapi", "sqlalchemy", "alembic", "uvicorn", "pymysql", "grafana-client",
                             "influxdb-client", "pydantic"}, installed
 
@@ -94,7 +94,7 @@ def test_hub_extra_works_without_the_agents_packages(wheel, tmp_path):
     _ok(_run([bin_ / "pip", "install", "-q", *_extra_requirements(wheel, "hub")]))
     installed = {line.split("==")[0].lower() for line in _ok(_run([bin_ / "pip", "freeze"])).stdout.split()}
     # FastAPI (0.165) itself requires opentelemetry-api; the agent's SDK and exporter stay out.
-    assert not installed & {"opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-common"}, installed
+    assert not installed & {"opentelemetry-sdk", "opentelemetry-proto"}, installed
     probe = "import sys, jobpulse.hub, jobpulse.hub.main; print(sorted(m for m in sys.modules if m.startswith('jobpulse')))"
     loaded = _ok(_run([bin_ / "python", "-c", probe])).stdout
     assert "jobpulse.semconv" in loaded and "jobpulse.agent" not in loaded

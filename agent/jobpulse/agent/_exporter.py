@@ -18,10 +18,10 @@ import logging
 import threading
 import time
 
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
+from ._encode import encode
 from ._sender import Sender, SendResult
 from ._spool import Spool
 
@@ -108,7 +108,7 @@ class SpoolingMetricExporter(MetricExporter):
         if self._closed:
             return MetricExportResult.SUCCESS
         try:
-            body = encode_metrics(metrics_data).SerializeToString()
+            body = encode(metrics_data)
         except Exception:  # an encoder bug must not take the reader thread down
             _logger.exception("could not encode a metrics batch")
             return MetricExportResult.FAILURE

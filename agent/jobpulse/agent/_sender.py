@@ -10,14 +10,15 @@ went wrong comes back as a :class:`SendResult` in a few plain words.
 from __future__ import annotations
 
 import gzip
+import http.client
 import logging
 import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
-import httpx
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
 from . import _config
@@ -77,54 +78,119 @@ class _RejectionLog:
 
 
 class HttpSender:
-    """OTLP/HTTP (protobuf) over one keep-alive httpx client.
+    """OTLP/HTTP (protobuf) over one keep-alive connection of the standard library's http.client.
 
-    ``transport`` is httpx's own seam: tests may hand in ``httpx.MockTransport``.
+    Not httpx or requests: importing either costs a short job more than all its exports
+    (``make bench-agent``, fixed cost per job). HTTP proxies are not used: the collector
+    runs on the node or next to it.
     """
 
     def __init__(self, endpoint: str | None = None, *, headers: dict[str, str] | None = None,
                  timeout: float | None = None, compression: str | None = None,
-                 certificate: str | None = None, transport: httpx.BaseTransport | None = None) -> None:
+                 certificate: str | None = None) -> None:
         self.endpoint = _config.http_endpoint(endpoint)
         self.timeout = _config.timeout_s(timeout)
-        self._gzip = _config.compression(compression) == "gzip"
-        base = {"Content-Type": "application/x-protobuf", "User-Agent": "jobpulse-agent"}
-        if self._gzip:
-            base["Content-Encoding"] = "gzip"
-        cert = _config.certificate(certificate)
+        url = urlsplit(self.endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigurationError(f"OTLP endpoint {self.endpoint!r} is not an http:// or https:// URL")
         try:
-            self._client = httpx.Client(
-                headers={**base, **_config.headers(headers)}, timeout=self.timeout, transport=transport,
-                verify=cert or True,
-            )
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigurationError(f"OTLP certificate {cert!r} is unusable: {exc}") from exc
+            self._port = url.port or (443 if url.scheme == "https" else 80)
+        except ValueError:
+            raise ConfigurationError(f"OTLP endpoint {self.endpoint!r} has an invalid port") from None
+        self._host = url.hostname
+        self._path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        self._tls = None
+        if url.scheme == "https":
+            cert = _config.certificate(certificate)
+            try:
+                self._tls = ssl.create_default_context(cafile=cert)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(f"OTLP certificate {cert!r} is unusable: {exc}") from exc
+        self._gzip = _config.compression(compression) == "gzip"
+        self._headers = {"Content-Type": "application/x-protobuf", "User-Agent": "jobpulse-agent",
+                         **_config.headers(headers)}
+        if self._gzip:
+            self._headers["Content-Encoding"] = "gzip"
+        # One export at a time comes from the SDK's reader, but shutdown may close the
+        # connection from another thread: the swap of the connection object is guarded.
+        self._lock = threading.Lock()
+        self._conn: http.client.HTTPConnection | None = None
+        self._closed = False
         self._rejections = _RejectionLog()
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        with self._lock:
+            if self._closed:
+                raise ConnectionError("the sender was shut down")
+            if self._conn is None:
+                if self._tls is not None:
+                    self._conn = http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
+                                                             context=self._tls)
+                else:
+                    self._conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            conn = self._conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def _drop(self, conn) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+        conn.close()
 
     def send(self, body: bytes, timeout: float) -> SendResult:
         data = gzip.compress(body, compresslevel=1) if self._gzip else body
-        try:
-            resp = self._client.post(self.endpoint, content=data, timeout=min(timeout, self.timeout))
-        except httpx.TimeoutException:
-            return SendResult(False, "timed out")
-        except httpx.ConnectError as exc:
-            return SendResult(False, "connection refused" if "refused" in str(exc).lower() else f"cannot connect ({exc})")
-        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client was closed by shutdown
-            return SendResult(False, f"{type(exc).__name__}: {exc}"[:160])
-        if resp.status_code == 200:
-            message = _refused_points(resp.content)
+        timeout = min(timeout, self.timeout)
+        for attempt in (1, 2):
+            try:
+                conn = self._connection(timeout)
+            except ConnectionError as exc:
+                return SendResult(False, str(exc))
+            try:
+                conn.request("POST", self._path, body=data, headers=self._headers)
+                resp = conn.getresponse()
+                content = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self._drop(conn)
+                if attempt == 1:
+                    continue  # the collector closed an idle keep-alive connection: once more, on a new one
+                return SendResult(False, f"connection lost ({type(exc).__name__})")
+            except TimeoutError:
+                self._drop(conn)
+                return SendResult(False, "timed out")
+            except ConnectionRefusedError:
+                self._drop(conn)
+                return SendResult(False, "connection refused")
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(conn)
+                return SendResult(False, f"{type(exc).__name__}: {exc}"[:160])
+            if resp.will_close:
+                self._drop(conn)
+            return self._verdict(resp.status, content)
+        return SendResult(False, "connection lost")  # pragma: no cover - the loop returns
+
+    def _verdict(self, status: int, content: bytes) -> SendResult:
+        if status == 200:
+            message = _refused_points(content)
             if message:
                 self._rejections.note(self.endpoint, message)
             return SENT
-        reason = f"HTTP {resp.status_code}"
-        if resp.status_code in (401, 403):
+        reason = f"HTTP {status}"
+        text = content.decode("utf-8", "replace").strip()
+        if status in (401, 403):
             reason += " (the collector refused the agent's credentials)"
-        elif resp.text.strip():
-            reason += f": {resp.text.strip().splitlines()[0][:120]}"
-        return SendResult(False, reason, keep=resp.status_code in _HTTP_KEEP or resp.status_code >= 500)
+        elif text:
+            reason += f": {text.splitlines()[0][:120]}"
+        return SendResult(False, reason, keep=status in _HTTP_KEEP or status >= 500)
 
     def shutdown(self, timeout: float = 1.0) -> None:
-        self._client.close()
+        with self._lock:
+            self._closed = True
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class GrpcSender:
