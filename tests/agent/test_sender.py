@@ -42,12 +42,29 @@ def _inserts(path) -> int:
     return row[0] if row else 0
 
 
-def test_a_healthy_run_writes_only_its_final_batch_to_the_spool(sink, tmp_path):
+def test_a_healthy_run_never_touches_the_spool(sink, tmp_path):
     tel = configure(endpoint=sink.url + "/v1/metrics", spool=Spool(tmp_path / "s.db"))
     _run_job(tel, steps=4)
     assert sink.received >= 5  # start, each forced flush, the end
-    assert _inserts(tmp_path / "s.db") == 1  # the last batch is kept on disk only while it is sent
-    assert Spool(tmp_path / "s.db").count() == 0
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_only_failed_batches_are_written_to_the_spool(sink, tmp_path):
+    tel = configure(endpoint=sink.url + "/v1/metrics", spool=Spool(tmp_path / "s.db"))
+    job = tel.start_job("backup", "vm", [100], job_id="half")
+    tel.flush(5)
+    sent_before = sink.received
+    sink.status = 503
+    for _ in range(3):
+        job.advance(0, 10)
+        tel.flush(5)
+    failed = tel.exporter.exports_failed
+    sink.status = 200
+    job.complete()
+    tel.shutdown()
+    assert sent_before >= 1 and failed >= 3
+    assert _inserts(tmp_path / "s.db") == failed  # each failure once, nothing else
+    assert Spool(tmp_path / "s.db").count() == 0  # and all of them re-sent after the recovery
 
 
 def test_headers_from_the_environment_reach_the_collector(sink, monkeypatch, tmp_path):

@@ -37,7 +37,8 @@ def test_domain_packages_all():
     ]
     assert jobpulse.hub.influx.__all__ == [
         "NODE_SERIES_QUANTITIES", "InfluxClient", "InfluxConnectionError", "InfluxError",
-        "InfluxQueryError", "InfluxResponseError", "SeriesLine", "cycle_query", "last_per_series_query", "naive_query",
+        "InfluxQueryError", "InfluxResponseError", "SeriesLine", "cycle_query", "grouped_window_query", "last_per_series_query",
+        "naive_query",
         "node_series_query", "parse_cycle_result", "parse_node_result", "parse_series", "parse_step",
         "quote_ident", "quote_literal", "series_aggregate", "series_query", "snapshot_lines", "time_literal",
     ]

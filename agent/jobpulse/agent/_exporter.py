@@ -2,11 +2,11 @@
 
 Each batch the SDK's reader collects is encoded to OTLP protobuf once. Those bytes go to
 the collector through a :class:`~._sender.Sender`; only a batch that could not be sent is
-written to the spool, and replayed, oldest first, after the next batch that could. The
-final batch of a process is the exception: it is spooled *before* it is sent and removed
-once accepted, so a process that ends during an outage (SIGTERM, exit after a bounded
-final flush) leaves its last values on disk. A replayed batch that had in fact arrived is
-harmless: InfluxDB keeps one point per series and timestamp.
+written to the spool, and replayed, oldest first, after the next batch that could. A
+process that ends during an outage (SIGTERM, exit after a bounded final flush) leaves its
+last values on disk: when the final flush runs out of time, ``go_offline`` cuts the send in
+flight, which then fails and spools its batch. A replayed batch that had in fact arrived
+is harmless: InfluxDB keeps one point per series and timestamp.
 
 Outages are told by the send result itself: the first failed send logs "cannot reach the
 collector at URL: reason; will keep retrying", the first good one after it "reachable again".
@@ -76,14 +76,9 @@ class SpoolingMetricExporter(MetricExporter):
         self.outage = Outage(self.endpoint)
         self._refusals = _RefusalLog()
         self._offline = False  # set at the end during an outage: spool without trying
-        self._final = False  # set before the final flush: spool first, so a hung send loses nothing
         self._closed = False  # set after the final flush: the SDK's own last collect is dropped
         self.exports_ok = 0
         self.exports_failed = 0
-
-    def final(self) -> None:
-        """The next batch is the process's last: keep it on disk until the collector has it."""
-        self._final = True
 
     def go_offline(self) -> None:
         """Stop talking to the collector: later batches are only spooled, a send in flight is cut."""
@@ -116,24 +111,18 @@ class SpoolingMetricExporter(MetricExporter):
             self._keep(body)
             return MetricExportResult.FAILURE
         deadline = time.monotonic() + timeout_millis / 1000.0
-        row = self._keep(body) if self._final else None
         result = self._send(body, deadline)
         if result.ok:
             self.exports_ok += 1
-            if row is not None:
-                self.spool.delete(row)
             self.outage.recovered(self._replay(deadline))
             return MetricExportResult.SUCCESS
         self.exports_failed += 1
         if not result.keep:
-            if row is not None:
-                self.spool.delete(row)
             self._refusals.note(self.endpoint, result.reason)
-        else:
-            if row is None:
-                self._keep(body)
-            if not self._offline:
-                self.outage.failed(result.reason)
+            return MetricExportResult.FAILURE
+        self._keep(body)
+        if not self._offline:
+            self.outage.failed(result.reason)
         return MetricExportResult.FAILURE
 
     def _send(self, body: bytes, deadline: float) -> SendResult:

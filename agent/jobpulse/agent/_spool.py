@@ -42,13 +42,26 @@ class SpooledBatch:
 
 
 class Spool:
+    """Opened on first need: a run whose batches all arrive, with no file left by an earlier
+    run, never touches the disk (``make bench-agent``: part of a short job's fixed cost)."""
+
     def __init__(self, path: str | os.PathLike | None = None, max_batches: int = DEFAULT_MAX_BATCHES) -> None:
         self.path = Path(path) if path is not None else default_spool_path()
         self.max_batches = max_batches
         # sqlite3 connections are not safe to share across threads without one: the reader's
-        # export thread and the flusher both write here.
+        # export thread and the final flush both write here. It also guards the lazy open.
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._broken = False
+        self._closed = False
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        """The connection (caller holds the lock); None when broken, closed, or ``create`` is
+        False and there is no file: then there is nothing to read either."""
+        if self._db is not None or self._broken or self._closed:
+            return self._db
+        if not create and not self.path.exists():
+            return None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False, isolation_level=None)
@@ -61,18 +74,22 @@ class Spool:
             )
             self._db = db
         except (sqlite3.Error, OSError) as exc:
+            self._broken = True
             _logger.warning("offline spool %s unusable (%s): batches that fail to export will be lost", self.path, exc)
+        return self._db
 
     @property
     def enabled(self) -> bool:
-        return self._db is not None
+        with self._lock:
+            return self._open(create=True) is not None
 
-    def _run(self, sql: str, args: tuple = ()) -> list:
-        if self._db is None:
-            return []
+    def _run(self, sql: str, args: tuple = (), *, create: bool = False) -> list:
         try:
             with self._lock:
-                return self._db.execute(sql, args).fetchall()
+                db = self._open(create)
+                if db is None:
+                    return []
+                return db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             _logger.warning("offline spool %s: %s", self.path, exc)
             return []
@@ -80,7 +97,7 @@ class Spool:
     def put(self, endpoint: str, body: bytes) -> int | None:
         rows = self._run(
             "INSERT INTO batches (created, endpoint, body) VALUES (?, ?, ?) RETURNING id",
-            (time.time(), endpoint, sqlite3.Binary(body)),
+            (time.time(), endpoint, sqlite3.Binary(body)), create=True,
         )
         self._enforce_bound()
         return rows[0][0] if rows else None
@@ -118,6 +135,7 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._db is not None:
                 self._db.close()
                 self._db = None

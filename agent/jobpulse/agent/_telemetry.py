@@ -189,14 +189,12 @@ class Telemetry:
         if self.provider is None:
             return
         deadline = time.monotonic() + timeout
-        if self.exporter is not None:
-            self.exporter.final()
-            if self.exporter.outage.down:
-                self.exporter.go_offline()  # the last batch goes to the spool without waiting on a send
+        if self.exporter is not None and self.exporter.outage.down:
+            self.exporter.go_offline()  # the last batch goes to the spool without waiting on a send
         ticket = self.request_export()
         ok = self._wait_flushed(ticket, max(0.0, deadline - time.monotonic()))
         if not ok and self.exporter is not None:
-            self.exporter.go_offline()  # cuts the send in flight; the final batch is on disk already
+            self.exporter.go_offline()  # cuts the send in flight: it fails and spools its batch
             with self._flush_cond:
                 self._flush_cond.wait_for(lambda: self._flush_done >= ticket, 2.0)
         if self.exporter is not None:

@@ -11,6 +11,7 @@ from ._client import (
 from ._influxql import (
     NODE_SERIES_QUANTITIES,
     cycle_query,
+    grouped_window_query,
     last_per_series_query,
     naive_query,
     node_series_query,
@@ -34,6 +35,7 @@ __all__ = [
     "InfluxResponseError",
     "SeriesLine",
     "cycle_query",
+    "grouped_window_query",
     "last_per_series_query",
     "naive_query",
     "node_series_query",

@@ -97,16 +97,26 @@ def naive_query() -> str:
     )
 
 
-def last_per_series_query(since: datetime) -> str:
-    """The design the cycle query is measured against (``make bench-hub``, on each InfluxDB version):
-    the same window, but last() per series, grouped by the same tags."""
+def _grouped_by_tags(since: datetime, column) -> str:
     lit = time_literal(since)
     groups = [(ms, field, JOB_TAGS) for field, ms in _by_field(JOB_METRICS).items()]
     groups += [(ms, field, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()]
     return ";".join(
-        f"SELECT last({quote_ident(field)}) FROM {','.join(quote_ident(m.name) for m in ms)} "
+        f"SELECT {column(quote_ident(field))} FROM {','.join(quote_ident(m.name) for m in ms)} "
         f"WHERE time > {lit} GROUP BY {','.join(quote_ident(t) for t in tags)}"
         for ms, field, tags in groups)
+
+
+def last_per_series_query(since: datetime) -> str:
+    """A design the cycle query is measured against (``make bench-hub``, on each InfluxDB version):
+    the same window, but last() per series, grouped by the same tags."""
+    return _grouped_by_tags(since, lambda field: f"last({field})")
+
+
+def grouped_window_query(since: datetime) -> str:
+    """Another design measured by ``make bench-hub``: the raw window grouped by the same tags, so
+    each series' tags come once instead of on every row."""
+    return _grouped_by_tags(since, lambda field: field)
 
 
 # --- series endpoint -------------------------------------------------------------
