@@ -17,11 +17,9 @@ from tests.support.line_protocol import DiskPoint, JobPoint
 from ._helpers import AUTH, ago, make_settings, register
 
 
-@pytest.fixture(params=[2000, 0], ids=["narrowed-to-reporters", "whole-window"])
-def reconciler(request, db_url, influxdb, influx_db):
-    """Both shapes of a cycle's query: the jobs that reported, by tag, and one pass over the window."""
-    rec = Reconciler(make_settings(db_url, influx_url=influxdb.url, influx_db=influx_db,
-                                   reconcile_narrow_max_jobs=request.param))
+@pytest.fixture
+def reconciler(db_url, influxdb, influx_db):
+    rec = Reconciler(make_settings(db_url, influx_url=influxdb.url, influx_db=influx_db))
     yield rec
     rec.stop()
     rec.stop()  # safe twice

@@ -64,10 +64,6 @@ class Settings(BaseSettings):
     reconcile_overlap: float = Field(default=15.0, ge=0)
     # Widest window after a start or an outage; older telemetry is history, not state.
     reconcile_max_lookback: float = Field(default=3600.0, gt=0)
-    # Up to this many jobs with points in the window, a cycle asks InfluxDB for their series
-    # only (a tag filter, answered from the index); beyond, one pass over the whole window
-    # is cheaper (``make bench-hub``: "10% reported" against "all jobs changed"). 0: always the pass.
-    reconcile_narrow_max_jobs: int = Field(default=2000, ge=0)
     reconcile_max_backoff: float = Field(default=30.0, gt=0)
     influx_timeout: float = Field(default=10.0, gt=0)
     # The pipeline is fresh while the last successful reconcile is this recent.

@@ -18,13 +18,12 @@ from ._influxql import (
     parse_step,
     quote_ident,
     quote_literal,
-    reporters_query,
     series_aggregate,
     series_query,
     time_literal,
 )
 from ._nodes import parse_node_result
-from ._parse import SeriesLine, parse_cycle_result, parse_reporters, parse_series
+from ._parse import SeriesLine, parse_cycle_result, parse_series
 from ._snapshot_points import snapshot_lines
 
 __all__ = [
@@ -42,12 +41,10 @@ __all__ = [
     "node_series_query",
     "parse_cycle_result",
     "parse_node_result",
-    "parse_reporters",
     "parse_series",
     "parse_step",
     "quote_ident",
     "quote_literal",
-    "reporters_query",
     "series_aggregate",
     "series_query",
     "snapshot_lines",

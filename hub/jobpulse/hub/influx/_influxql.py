@@ -8,7 +8,7 @@ quotes, backslashes, newlines or regex characters stay data.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from jobpulse.hub.core.clock import to_naive_utc
@@ -24,7 +24,6 @@ from jobpulse.semconv import (
     JOB_ETA,
     JOB_METRICS,
     JOB_SPEED,
-    JOB_STATUS,
     NODE_METRICS,
     NODE_POINT_ATTRIBUTES,
     ATTR_HOST_NAME,
@@ -57,14 +56,13 @@ def _by_field(metrics: Iterable[MetricSpec]) -> dict[str, list[MetricSpec]]:
     return out
 
 
-def _raw_statement(metrics: list[MetricSpec], field: str, since: str, tags: tuple[str, ...],
-                   where: str = "") -> str:
+def _raw_statement(metrics: list[MetricSpec], field: str, since: str, tags: tuple[str, ...]) -> str:
     # Raw points with their tags as columns: InfluxDB 1.x answers this in time proportional
     # to the points in the window; last() ... GROUP BY <tags> pays for every series of the
     # shard instead (4.5 s vs 1.0 s for 220 000 series in the benchmark).
     sources = ",".join(quote_ident(m.name) for m in metrics)
     columns = ",".join(quote_ident(c) for c in (field,) + tags)
-    return f"SELECT {columns} FROM {sources} WHERE time > {since}{where}"
+    return f"SELECT {columns} FROM {sources} WHERE time > {since}"
 
 
 ERROR_TAGS = JOB_ATTRIBUTES + (ATTR_ERROR_MESSAGE,)
@@ -73,35 +71,17 @@ JOB_TAGS = JOB_ATTRIBUTES + (ATTR_HOST_NAME,)
 NODE_TAGS = (ATTR_HOST_NAME,) + NODE_POINT_ATTRIBUTES
 
 
-def reporters_query(since: datetime) -> str:
-    """Which jobs sent telemetry after ``since``: the status series alone (every export of a job
-    carries its status), one of the 10 + 3 x disks series each job has."""
-    return _raw_statement([JOB_STATUS], JOB_STATUS.field, time_literal(since), (ATTR_JOB_ID,))
-
-
-def cycle_query(since: datetime, job_ids: Collection[str] | None = None) -> str:
+def cycle_query(since: datetime) -> str:
     """One request, a handful of statements: every job and disk point after ``since``
-    (the newest per series is kept by ``parse_cycle_result``), with the nodes' points.
-
-    ``job_ids`` narrows the job statements to those jobs: a tag filter is answered from
-    InfluxDB's index, so the cost follows their series, not every series of the window's
-    shard (at 10 000 jobs, InfluxDB spends about as long on the series with no point in
-    the window as on the points themselves).
-    """
+    (the newest per series is kept by ``parse_cycle_result``)."""
     lit = time_literal(since)
-    where = ""
-    if job_ids is not None:
-        key = quote_ident(ATTR_JOB_ID)
-        where = " AND (" + " OR ".join(f"{key} = {quote_literal(i)}" for i in sorted(job_ids)) + ")"
-    statements = []
-    if job_ids is None or job_ids:
-        statements += [
-            _raw_statement(ms, field, lit, JOB_TAGS, where) for field, ms in _by_field(JOB_METRICS).items()
-        ]
-        statements += [
-            _raw_statement(ms, field, lit, DISK_ATTRIBUTES, where) for field, ms in _by_field(DISK_METRICS).items()
-        ]
-        statements.append(_raw_statement([JOB_ERROR], JOB_ERROR.field, lit, ERROR_TAGS, where))
+    statements = [
+        _raw_statement(ms, field, lit, JOB_TAGS) for field, ms in _by_field(JOB_METRICS).items()
+    ]
+    statements += [
+        _raw_statement(ms, field, lit, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()
+    ]
+    statements.append(_raw_statement([JOB_ERROR], JOB_ERROR.field, lit, ERROR_TAGS))
     # Nodes in the same request and window: their few series cost what a job's do.
     statements += [
         _raw_statement(ms, field, lit, NODE_TAGS) for field, ms in _by_field(NODE_METRICS).items()

@@ -223,19 +223,6 @@ def parse_cycle_result(payload: Mapping) -> dict[str, Observation]:
     return out
 
 
-def parse_reporters(payload: Mapping) -> set[str]:
-    """/query JSON of ``reporters_query`` -> the ids of the jobs with a point in the window."""
-    out: set[str] = set()
-    for result in payload.get("results") or ():
-        for series in result.get("series") or ():
-            columns = series.get("columns") or ()
-            if ATTR_JOB_ID not in columns:
-                continue
-            i = columns.index(ATTR_JOB_ID)
-            out.update(row[i] for row in series.get("values") or () if len(row) > i and row[i])
-    return out
-
-
 SeriesLine = tuple[int | None, list[tuple[datetime, float]]]
 
 

@@ -1,11 +1,10 @@
 """The reconcile loop: InfluxDB -> state rules -> MySQL, on a named daemon thread.
 
 A cycle, when this replica holds the leader lock:
-1. which jobs have a point since shortly before the newest point already seen (wider
-   after a start or an outage, capped by ``reconcile_max_lookback``), from their status
-   series alone; then one /query request (a few statements) for the points of the
-   window, narrowed by tag to those jobs when they are few: cost follows the jobs that
-   sent telemetry recently, not history nor every job the window's shard holds;
+1. one /query request (a few statements) for the last value of every series with a
+   point since shortly before the newest point already seen (wider after a start or
+   an outage, capped by ``reconcile_max_lookback``): cost follows the jobs that sent
+   telemetry recently, not history;
 2. the state rules against an in-memory copy of the last written state;
 3. one transaction: re-check (``FOR UPDATE``) the versions of the rows about to change,
    rebase those another writer touched (webhook, legacy endpoint), upsert only the rows
@@ -28,14 +27,7 @@ from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.config import Settings
 from jobpulse.hub.core.db import make_engine
-from jobpulse.hub.influx import (
-    InfluxClient,
-    cycle_query,
-    parse_cycle_result,
-    parse_node_result,
-    parse_reporters,
-    reporters_query,
-)
+from jobpulse.hub.influx import InfluxClient, cycle_query, parse_cycle_result, parse_node_result
 from jobpulse.hub.state import (
     JobState,
     NodeState,
@@ -128,9 +120,7 @@ class Reconciler:
         now = self._clock()
         since = self._window_start(now)
         t0 = time.perf_counter()
-        reporters = parse_reporters(self.influx.query(reporters_query(since)))
-        narrow = len(reporters) <= self.settings.reconcile_narrow_max_jobs
-        payload = self.influx.query(cycle_query(since, reporters if narrow else None))
+        payload = self.influx.query(cycle_query(since))
         observations = parse_cycle_result(payload)
         invalid = self._drop_invalid(observations)
         nodes = self._plan_nodes(parse_node_result(payload))
