@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup collector demo test test-fast stack-up stack-down stack-status bench-agent bench-hub bench-pipe clean
+.PHONY: setup collector demo test test-fast stack-up stack-down stack-status bench-agent bench-hub bench-pipe bench-capacity clean
 
 setup:
 	@bash deploy/setup.sh
@@ -38,6 +38,9 @@ bench-hub: setup
 
 bench-pipe: setup
 	@$(PY) -m bench.bench_pipe
+
+bench-capacity: setup
+	@$(PY) -m bench.bench_capacity
 
 clean: stack-down
 	rm -rf .run collector-config/build
