@@ -8,6 +8,8 @@ and 10 000 jobs with 4 disks each:
 
   naive       one InfluxQL last() over every series of every metric (all history),
               then one UPDATE per job row and per disk row
+  floor       the cycle's statements over a window holding only the newest point of each
+              series, fetched and decoded, nothing else: what any cycle must at least pay
   cold        our first cycle after a start (catch-up window), all rows written
   all         our cycle when every job sent new values
   10% chg     our cycle when every job is in the window but 10 % changed
@@ -18,8 +20,9 @@ on GET /healthz and on GET /api/v1/jobs (default page of 100), with the list's d
 1 s micro-cache and with it off (JOBPULSE_LIST_CACHE_SECONDS=0).
 
 On each InfluxDB version the stack runs (--influxdb 1|2, default $JOBPULSE_INFLUXDB or 2) the
-cycle's query (raw points of the window) is also timed beside the same window read with last() per
-series (``query design``): the reconciler keeps the raw window while it is the cheaper on both.
+cycle's query (raw points of the window, tags as columns) is also timed, alone and with the parse
+into observations, beside the same window read with last() per series and grouped by tags
+(``query design``): the reconciler keeps the raw window while it is the cheapest.
 
 Run from the repo root as a module: python -m bench.bench_hub [--sizes ...] [--influxdb 1|2].
 """
@@ -42,7 +45,8 @@ from jobpulse.hub import Settings
 from jobpulse.hub.core.db import make_engine
 from jobpulse.hub.migrations import upgrade
 from jobpulse.hub.models import disks_table, jobs_table
-from jobpulse.hub.influx import InfluxClient, cycle_query, last_per_series_query, naive_query, parse_cycle_result
+from jobpulse.hub.influx import (InfluxClient, cycle_query, grouped_window_query, last_per_series_query, naive_query,
+                                 parse_cycle_result)
 from jobpulse.hub.reconciler import Reconciler
 from jobpulse.stack import Hub, Ports, Stack, free_port, influxdb_major
 from tests.support.line_protocol import DiskPoint, JobPoint
@@ -143,12 +147,31 @@ def median_seconds(run, times: int = 3) -> float:
     return statistics.median(samples)
 
 
-def query_designs(settings: Settings, since: datetime) -> tuple[float, float]:
-    """Median seconds of the cycle's raw-window query and of last() per series over the same window."""
+QUERY_DESIGNS = (("raw window (ours)", cycle_query), ("last() per series", last_per_series_query),
+                 ("raw window, GROUP BY tags", grouped_window_query))
+
+
+def query_designs(settings: Settings, since: datetime) -> dict[str, tuple[float, float]]:
+    """Per design of the window's query: median seconds of the query alone and of query + parse
+    into observations (each design must find every job)."""
+    influx = InfluxClient.from_settings(settings)
+    out = {}
+    try:
+        for label, build in QUERY_DESIGNS:
+            q = build(since)
+            out[label] = (median_seconds(lambda: influx.query(q)),
+                          median_seconds(lambda: parse_cycle_result(influx.query(q))))
+        return out
+    finally:
+        influx.close()
+
+
+def floor_seconds(settings: Settings, newest: datetime) -> float:
+    """The floor of a cycle: the same statements over a window holding only the newest point of
+    each series, the answer fetched and decoded and nothing else (no rules, no MySQL)."""
     influx = InfluxClient.from_settings(settings)
     try:
-        return (median_seconds(lambda: influx.query(cycle_query(since))),
-                median_seconds(lambda: influx.query(last_per_series_query(since))))
+        return median_seconds(lambda: influx.query(cycle_query(newest - timedelta(seconds=1))))
     finally:
         influx.close()
 
@@ -180,6 +203,7 @@ def measure_cycles(stack: Stack, n: int, http: httpx.Client) -> dict:
         # naive reads everything and rewrites every row, whatever changed
         res["naive"] = naive_cycle(settings.model_copy(update={"database_url": naive_url}), naive_url)
         res["all"] = rec.run_once()
+        res["floor"] = floor_seconds(settings, now - timedelta(seconds=100))
         res["designs"] = query_designs(settings, now - timedelta(seconds=120))
         lines += write_round(http, db, tenth, now - timedelta(seconds=60), 4)
         res["chg10"] = rec.run_once()
@@ -220,7 +244,9 @@ async def _drive(url: str, path: str, clients: int, seconds: float) -> tuple[flo
     return len(latencies) / elapsed, statistics.median(latencies) if latencies else float("nan"), errors
 
 
-def measure_http(stack: Stack, url: str, seconds: float) -> dict:
+def measure_http(stack: Stack, url: str, seconds: float, rounds: int = 3) -> dict:
+    """Each list figure beside /healthz on the same hub process. Without the cache, ``rounds``
+    alternating pairs and the median of their ratios: on 2 shared cores one pass swings by half."""
     out = {}
     for cache in ("1", "0"):
         hub = Hub(stack.home / f"hub-bench-{cache}", free_port())
@@ -233,7 +259,13 @@ def measure_http(stack: Stack, url: str, seconds: float) -> dict:
                 body = httpx.get(hub.url + "/api/v1/jobs").json()
                 out["page"] = (len(body["data"]), body["count"])
             else:
-                out["jobs_uncached"] = asyncio.run(_drive(hub.url, "/api/v1/jobs", 50, seconds))
+                pairs = [(asyncio.run(_drive(hub.url, "/healthz", 50, seconds)),
+                          asyncio.run(_drive(hub.url, "/api/v1/jobs", 50, seconds))) for _ in range(rounds)]
+                for key, runs in (("healthz_uncached", [h for h, _ in pairs]), ("jobs_uncached", [j for _, j in pairs])):
+                    out[key] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+                                sum(r[2] for r in runs))
+                out["uncached_ratio"] = statistics.median(j[0] / h[0] for h, j in pairs)
+                out["rounds"] = rounds
         finally:
             hub.stop()
     return out
@@ -275,6 +307,8 @@ def main(argv=None) -> int:
         naive_total = nq + nw
         print(f"{r['n']:>6} {'naive (all history, UPDATE per row)':<34} {nq:7.3f} {nw:7.3f} {naive_total:7.3f}"
               f" {r['n']:>9} {rows:>8} {1.0:9.2f}")
+        print(f"{r['n']:>6} {'floor (newest point per series, query)':<34} {r['floor']:7.3f} {0.0:7.3f}"
+              f" {r['floor']:7.3f} {'':>9} {'':>8} {r['floor'] / naive_total:9.2f}")
         for key, label in (("cold", "ours: cold start (catch-up)"), ("all", "ours: all jobs changed"),
                            ("chg10", "ours: all reported, 10% changed"),
                            ("rep10", "ours: 10% reported"), ("idle", "ours: nothing new")):
@@ -283,32 +317,42 @@ def main(argv=None) -> int:
             print(f"{r['n']:>6} {label:<34} {c.query_seconds:7.3f} {c.write_seconds:7.3f} {total:7.3f}"
                   f" {c.observed:>9} {c.written:>8} {total / naive_total:9.2f}")
     big = results[-1]
-    ratio = (big["all"].query_seconds + big["all"].write_seconds) / sum(big["naive"][:2])
+    cycle = big["all"].query_seconds + big["all"].write_seconds
+    naive = sum(big["naive"][:2])
     print()
-    print(f"goal: our cycle <= 0.5 x naive at {big['n']} jobs: {ratio:.2f} x -> {'MET' if ratio <= 0.5 else 'NOT MET'}")
     if len(results) > 1:
         small = results[0]
-        g_ours = (big["all"].query_seconds + big["all"].write_seconds) / (small["all"].query_seconds + small["all"].write_seconds)
-        g_rep = (big["rep10"].query_seconds + big["rep10"].write_seconds) / (big["all"].query_seconds + big["all"].write_seconds)
-        print(f"growth {small['n']} -> {big['n']} jobs (all changed): x{g_ours:.1f};"
-              f" 10% reported vs all at {big['n']}: {g_rep:.2f} x")
+        g_ours = cycle / (small["all"].query_seconds + small["all"].write_seconds)
+        print(f"growth {small['n']} -> {big['n']} jobs (all changed): x{g_ours:.1f}")
+    rep = (big["rep10"].query_seconds + big["rep10"].write_seconds) / cycle
+    print(f"goal: 10% reporting <= 0.15 x all reporting at {big['n']} jobs: {rep:.2f} x"
+          f" -> {'MET' if rep <= 0.15 else 'NOT MET'}")
     print()
-    print("Query design, one window of every job's newest points (median of 3, seconds)")
+    print("Query design, one window of every job's newest points (median of 3, seconds: query alone / with parse)")
     for r in results:
-        raw, last = r["designs"]
-        print(f"{r['n']:>6} jobs: raw window (ours) {raw:7.3f}   last() per series {last:7.3f}   "
-              f"last()/raw {last / raw:5.2f} x -> {'raw' if raw <= last else 'last()'} is cheaper")
+        designs = r["designs"]
+        raw = designs[QUERY_DESIGNS[0][0]]
+        cells = "   ".join(f"{label} {q:6.3f} / {qp:6.3f} ({qp / raw[1]:4.2f} x)" for label, (q, qp) in designs.items())
+        print(f"{r['n']:>6} jobs: {cells}")
     print()
-    h, j, u = http_res["healthz"], http_res["jobs"], http_res["jobs_uncached"]
+    h, j = http_res["healthz"], http_res["jobs"]
+    hu, u, ru = http_res["healthz_uncached"], http_res["jobs_uncached"], http_res["uncached_ratio"]
+    rc = j[0] / h[0]
     print(f"HTTP, 50 concurrent clients, {big['n']} jobs stored (page {http_res['page'][0]} of {http_res['page'][1]})")
-    print(f"  GET /healthz      {h[0]:8.0f} req/s  median {h[1] * 1000:6.1f} ms  errors {h[2]}")
+    print(f"  GET /healthz      {h[0]:8.0f} req/s  median {h[1] * 1000:6.1f} ms  errors {h[2]}"
+          "   (hub with the default 1 s list micro-cache)")
     print(f"  GET /api/v1/jobs  {j[0]:8.0f} req/s  median {j[1] * 1000:6.1f} ms  errors {j[2]}"
-          "   (default: 1 s list micro-cache)")
+          f"   (cached: {rc:.2f} x healthz)")
+    print(f"  GET /healthz      {hu[0]:8.0f} req/s  median {hu[1] * 1000:6.1f} ms  errors {hu[2]}"
+          f"   (hub with the cache off, JOBPULSE_LIST_CACHE_SECONDS=0; medians of {http_res['rounds']} rounds)")
     print(f"  GET /api/v1/jobs  {u[0]:8.0f} req/s  median {u[1] * 1000:6.1f} ms  errors {u[2]}"
-          f"   (cache off: {u[0] / h[0]:.2f} x healthz)")
-    r = j[0] / h[0]
-    print(f"goal: list >= 0.3 x healthz: {r:.2f} x -> {'MET' if r >= 0.3 else 'NOT MET'}")
+          f"   (cache off: {ru:.2f} x healthz, median of the rounds' ratios)")
+    print(f"goal: list >= 0.5 x healthz without cache: {ru:.2f} x -> {'MET' if ru >= 0.5 else 'NOT MET'}"
+          f"   (with the 1 s cache: {rc:.2f} x)")
     print(f"\n(setup: {sum(x['lines'] for x in results)} lines written; total runtime {time.perf_counter() - started:.0f} s)")
+    # the issue's headline figure, last
+    print(f"goal: cycle at {big['n']} jobs: {cycle:.2f} s = {cycle / naive:.2f} x naive = {cycle / big['floor']:.1f} x floor"
+          f" (goal <= 0.10 x naive -> {'MET' if cycle / naive <= 0.10 else 'NOT MET'})")
     return 0
 
 

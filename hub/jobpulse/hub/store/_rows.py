@@ -8,10 +8,11 @@ MySQL, ``INSERT ... ON CONFLICT DO UPDATE`` on SQLite), only for rows whose valu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, DateTime, Select, String, bindparam, cast, func, select, update
 from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -109,6 +110,67 @@ def load_versions(conn: Connection, ids: Sequence[str], *, for_update: bool) -> 
         if for_update:
             stmt = stmt.with_for_update()
         out.update({r[0]: r[1] for r in conn.execute(stmt)})
+    return out
+
+
+# --- the job list's page -----------------------------------------------------------------
+
+# A page row's values, in this order (the jobs table's own column order), then the count.
+PAGE_COLUMNS = JOB_FIELDS + (VERSION,)
+# ... its times as the database writes them out, "YYYY-MM-DD HH:MM:SS[.ffffff]" (MySQL's
+# DATETIME(6), SQLAlchemy's SQLite format): PyMySQL's parse of a DATETIME costs 3 us, a page
+# of finished jobs has 600 of them, and the list only turns each back into text.
+PAGE_TIMES = tuple(c for c in PAGE_COLUMNS if isinstance(jobs_table.c[c].type, DateTime))
+
+# How a row matches each filter of the list (JobFilter's fields), its value bound by that name.
+_MATCHES = {
+    "status": lambda t: t.status == bindparam("status"),
+    "job_type": lambda t: t.job_type == bindparam("job_type"),
+    "machine": lambda t: t.machine == bindparam("machine"),
+    "created_after": lambda t: t.created_at >= bindparam("created_after"),
+    "created_before": lambda t: t.created_at < bindparam("created_before"),
+}
+PAGE_FILTERS = tuple(_MATCHES)
+
+
+def _matching(filters: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    return [_MATCHES[name](jobs_table.c) for name in filters]
+
+
+# Built once per combination of filters, every value a bound parameter: building the
+# statement cost the list more CPU than SQLAlchemy's execution of it (0.6 ms a request).
+@functools.lru_cache(maxsize=2 ** len(_MATCHES))
+def page_statement(filters: tuple[str, ...]) -> Select:
+    """One page (bound ``skip``, ``limit``) of the jobs matching ``filters``, newest first, each
+    row ending with the count of every match: one round trip. The page's ids come from the
+    (created_at, id) index alone and only those rows are read whole: asked for whole rows with
+    ORDER BY ... LIMIT, MariaDB 10.11 scans and sorts the entire table instead (8 ms of the
+    server's time at 10 000 jobs, 25 ms at skip=9000)."""
+    t = jobs_table.c
+    conds = _matching(filters)
+    page = (select(t.id, t.created_at).where(*conds).order_by(t.created_at.desc(), t.id.desc())
+            .offset(bindparam("skip")).limit(bindparam("limit")).subquery("page"))
+    total = select(func.count()).select_from(jobs_table).where(*conds).correlate(None).scalar_subquery()
+    j = jobs_table.alias("j")
+    columns = [cast(j.c[c], String) if c in PAGE_TIMES else j.c[c] for c in PAGE_COLUMNS]
+    return (select(*columns, total.label("total"))
+            .join_from(j, page, j.c.id == page.c.id)
+            .order_by(page.c.created_at.desc(), page.c.id.desc()))
+
+
+@functools.lru_cache(maxsize=2 ** len(_MATCHES))
+def count_statement(filters: tuple[str, ...]) -> Select:
+    return select(func.count()).select_from(jobs_table).where(*_matching(filters))
+
+
+def load_page_disks(conn: Connection, ids: Sequence[str]) -> dict[str, list[tuple]]:
+    """DISK_FIELDS values of each job's disks, by disk_index (a page is at most one chunk)."""
+    d = disks_table.c
+    stmt = (select(d.job_id, *(d[f] for f in DISK_FIELDS)).where(d.job_id.in_(ids))
+            .order_by(d.job_id, d.disk_index))
+    out: dict[str, list[tuple]] = {}
+    for row in conn.execute(stmt):
+        out.setdefault(row[0], []).append(tuple(row[1:]))
     return out
 
 

@@ -8,7 +8,7 @@ so no caller has to remember to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,7 +29,6 @@ from jobpulse.hub.models import (
     SETTING_STALLED_AFTER,
     SETTING_STUCK_AFTER,
     SETTING_UNKNOWN_JOBS,
-    disks_table,
     jobs_table,
 )
 from jobpulse.hub.state import (
@@ -69,12 +68,29 @@ class StoredNode:
 
 
 @dataclass(frozen=True)
+class JobPage:
+    """One page of the job list as the database holds it, for the list endpoint to serialize
+    without a JobState per row: each of ``rows`` holds the values of ``JOB_FIELDS``, then
+    ``updated_at`` (then the count), the ``times`` among them as text, "YYYY-MM-DD
+    HH:MM:SS[.ffffff]" (naive UTC); ``disks`` maps a job id to its disks' ``DISK_FIELDS``
+    values by disk_index (only when asked for)."""
+
+    rows: Sequence[Sequence]
+    disks: Mapping[str, Sequence[tuple]]
+    count: int
+    times: frozenset[str] = frozenset(_rows.PAGE_TIMES)
+
+
+@dataclass(frozen=True)
 class JobFilter:
     status: str | None = None
     job_type: str | None = None
     machine: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+assert tuple(vars(JobFilter())) == _rows.PAGE_FILTERS
 
 
 @dataclass(frozen=True)
@@ -158,27 +174,17 @@ class Store:
             return None, None
         return versions[job_id], StoredJob(states[job_id], versions[job_id])
 
-    def list_jobs(self, f: JobFilter, skip: int, limit: int, include_disks: bool) -> tuple[list[StoredJob], int]:
-        t = jobs_table.c
-        conds = [c == v for c, v in ((t.status, f.status), (t.job_type, f.job_type), (t.machine, f.machine))
-                 if v is not None]
-        if f.created_after is not None:
-            conds.append(t.created_at >= f.created_after)
-        if f.created_before is not None:
-            conds.append(t.created_at < f.created_before)
+    def list_jobs(self, f: JobFilter, skip: int, limit: int, include_disks: bool) -> JobPage:
+        params = {name: value for name, value in vars(f).items() if value is not None}
+        filters = tuple(params)
         with self.engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(jobs_table).where(*conds)).scalar_one()
-            rows = conn.execute(
-                select(jobs_table).where(*conds).order_by(t.created_at.desc(), t.id.desc()).offset(skip).limit(limit)
-            ).mappings().all()
-            disks: dict[str, list] = {}
-            if include_disks and rows:
-                stmt = (select(disks_table).where(disks_table.c.job_id.in_([r["id"] for r in rows]))
-                        .order_by(disks_table.c.job_id, disks_table.c.disk_index))
-                for d in conn.execute(stmt).mappings():
-                    disks.setdefault(d["job_id"], []).append(d)
-        jobs = [StoredJob(_rows.state_from_rows(r, disks.get(r["id"], ())), r[_rows.VERSION]) for r in rows]
-        return jobs, count
+            rows = conn.execute(_rows.page_statement(filters), params | {"skip": skip, "limit": limit}).all()
+            if rows:
+                count = rows[0][-1]
+            else:  # past the last match (the count rides on the page's rows), or no match at all
+                count = conn.execute(_rows.count_statement(filters), params).scalar_one() if skip else 0
+            disks = _rows.load_page_disks(conn, [r[0] for r in rows]) if include_disks and rows else {}
+        return JobPage(rows, disks, count)
 
     def _read_modify_write(self, job_id: str, change: Callable[[JobState], tuple[JobState, object]]):
         """Lock one job's row, apply ``change`` to it and write the result if it differs.
