@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
 from ._encode import encode
-from ._sender import Sender, SendResult
+from ._sender import OnceLog, Sender, SendResult
 from ._spool import Spool
 
 _logger = logging.getLogger("jobpulse.agent")
@@ -53,18 +53,6 @@ class Outage:
         _logger.warning("collector at %s reachable again%s", self.endpoint, extra)
 
 
-class _RefusalLog:
-    """A refused batch is dropped, not retried; say so once per reason rather than every 5 s."""
-
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-
-    def note(self, endpoint: str, reason: str) -> None:
-        if reason not in self._seen:
-            self._seen.add(reason)
-            _logger.warning("the collector at %s refused a batch (%s): dropped, not retried", endpoint, reason)
-
-
 class SpoolingMetricExporter(MetricExporter):
     """The SDK's reader hands batches here; ``sender`` carries them, ``spool`` keeps the failures."""
 
@@ -74,7 +62,7 @@ class SpoolingMetricExporter(MetricExporter):
         self.endpoint = sender.endpoint
         self.spool = spool
         self.outage = Outage(self.endpoint)
-        self._refusals = _RefusalLog()
+        self._refusals = OnceLog("the collector at %s refused a batch (%s): dropped, not retried")
         self._offline = False  # set at the end during an outage: spool without trying
         self._closed = False  # set after the final flush: the SDK's own last collect is dropped
         self.exports_ok = 0
@@ -90,14 +78,13 @@ class SpoolingMetricExporter(MetricExporter):
     def close(self) -> None:
         self._closed = True
 
-    def _keep(self, body: bytes) -> int | None:
+    def _keep(self, body: bytes) -> None:
         if self.spool is None:
-            return None
+            return
         try:
-            return self.spool.put(self.endpoint, body)
+            self.spool.put(self.endpoint, body)
         except Exception:  # the hot path never raises: a spool failure costs this batch only
             _logger.exception("could not spool a metrics batch")
-            return None
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs) -> MetricExportResult:
         if self._closed:

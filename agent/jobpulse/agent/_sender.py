@@ -62,10 +62,12 @@ def _refused_points(content: bytes) -> str:
     return f"{rejected} points rejected: {resp.partial_success.error_message}" if rejected else ""
 
 
-class _RejectionLog:
-    """Partial successes repeat every export; the operator needs the first of each kind."""
+class OnceLog:
+    """What repeats every export (a partial success, a refused batch) is logged the first time
+    for each message: the operator needs to hear it once, not every 5 s."""
 
-    def __init__(self) -> None:
+    def __init__(self, template: str) -> None:
+        self._template = template  # % (endpoint, message)
         self._seen: set[str] = set()
         self._lock = threading.Lock()  # the reader thread and the final flush may both report
 
@@ -74,7 +76,10 @@ class _RejectionLog:
             if message in self._seen:
                 return
             self._seen.add(message)
-        _logger.warning("the collector at %s accepted a batch but %s", endpoint, message)
+        _logger.warning(self._template, endpoint, message)
+
+
+_REJECTED = "the collector at %s accepted a batch but %s"
 
 
 class HttpSender:
@@ -116,7 +121,7 @@ class HttpSender:
         self._lock = threading.Lock()
         self._conn: http.client.HTTPConnection | None = None
         self._closed = False
-        self._rejections = _RejectionLog()
+        self._rejections = OnceLog(_REJECTED)
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         with self._lock:
@@ -219,7 +224,7 @@ class GrpcSender:
         self._export = self._channel.unary_unary(
             _GRPC_METHOD, request_serializer=None, response_deserializer=None,
         )
-        self._rejections = _RejectionLog()
+        self._rejections = OnceLog(_REJECTED)
         # the OTLP specification's retryable codes, and the credential codes (kept, as for HTTP)
         codes = grpc.StatusCode
         self._keep = {codes.CANCELLED, codes.DEADLINE_EXCEEDED, codes.ABORTED, codes.OUT_OF_RANGE,

@@ -163,6 +163,21 @@ def count_statement(filters: tuple[str, ...]) -> Select:
     return select(func.count()).select_from(jobs_table).where(*_matching(filters))
 
 
+_PAGE_PERCENT = PAGE_COLUMNS.index("progress_percent")
+_DISK_PERCENT = DISK_FIELDS.index("progress_percent")
+
+
+def _with_percent(values: Sequence, index: int) -> tuple:
+    out = list(values)
+    out[index] = _percent(out[index])
+    return tuple(out)
+
+
+def load_page(conn: Connection, filters: tuple[str, ...], params: Mapping) -> list[tuple]:
+    """The rows of ``page_statement``, percentages as a JobState holds them."""
+    return [_with_percent(r, _PAGE_PERCENT) for r in conn.execute(page_statement(filters), params)]
+
+
 def load_page_disks(conn: Connection, ids: Sequence[str]) -> dict[str, list[tuple]]:
     """DISK_FIELDS values of each job's disks, by disk_index (a page is at most one chunk)."""
     d = disks_table.c
@@ -170,7 +185,7 @@ def load_page_disks(conn: Connection, ids: Sequence[str]) -> dict[str, list[tupl
             .order_by(d.job_id, d.disk_index))
     out: dict[str, list[tuple]] = {}
     for row in conn.execute(stmt):
-        out.setdefault(row[0], []).append(tuple(row[1:]))
+        out.setdefault(row[0], []).append(_with_percent(row[1:], _DISK_PERCENT))
     return out
 
 

@@ -69,8 +69,9 @@ class StoredNode:
 
 @dataclass(frozen=True)
 class JobPage:
-    """One page of the job list as the database holds it, for the list endpoint to serialize
-    without a JobState per row: each of ``rows`` holds the values of ``JOB_FIELDS``, then
+    """One page of the job list as the database holds it (percentages rounded as in a JobState),
+    for the list endpoint to serialize without a JobState per row: each of ``rows`` holds the
+    values of ``JOB_FIELDS``, then
     ``updated_at`` (then the count), the ``times`` among them as text, "YYYY-MM-DD
     HH:MM:SS[.ffffff]" (naive UTC); ``disks`` maps a job id to its disks' ``DISK_FIELDS``
     values by disk_index (only when asked for)."""
@@ -178,7 +179,7 @@ class Store:
         params = {name: value for name, value in vars(f).items() if value is not None}
         filters = tuple(params)
         with self.engine.connect() as conn:
-            rows = conn.execute(_rows.page_statement(filters), params | {"skip": skip, "limit": limit}).all()
+            rows = _rows.load_page(conn, filters, params | {"skip": skip, "limit": limit})
             if rows:
                 count = rows[0][-1]
             else:  # past the last match (the count rides on the page's rows), or no match at all

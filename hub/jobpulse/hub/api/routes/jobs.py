@@ -40,9 +40,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 _JOB_KEYS = JOB_FIELDS + ("updated_at",)
 assert tuple(JobPublic.model_fields) == _JOB_KEYS + ("node_url", "disks")
 assert tuple(DiskPublic.model_fields) == DISK_FIELDS
-_JOB_PERCENT = _JOB_KEYS.index("progress_percent")
 _NODE = _JOB_KEYS.index("node")
-_DISK_PERCENT = DISK_FIELDS.index("progress_percent")
 
 
 # A few lists at a time build their page: the work is the GIL's, so more threads at once only
@@ -57,17 +55,6 @@ def _wire_time(stored: str) -> str:
     return (text[:-7] if text.endswith(".000000") else text) + "Z"
 
 
-def _percent(value) -> float:
-    # DECIMAL(5,2) on MySQL, REAL on SQLite: the same rounding as the store's JobState.
-    return round(float(value or 0), 2)
-
-
-def _disk_json(values) -> dict:
-    disk = dict(zip(DISK_FIELDS, values))
-    disk["progress_percent"] = _percent(values[_DISK_PERCENT])
-    return disk
-
-
 def _page_json(page) -> bytes:
     data = []
     n = len(_JOB_KEYS)
@@ -77,11 +64,10 @@ def _page_json(page) -> bytes:
         for i in times:
             if values[i] is not None:
                 values[i] = _wire_time(values[i])
-        values[_JOB_PERCENT] = _percent(values[_JOB_PERCENT])
         job = dict(zip(_JOB_KEYS, values))
         node = values[_NODE]
         job["node_url"] = f"/api/v1/nodes/{quote(node, safe='')}" if node else None
-        job["disks"] = [_disk_json(d) for d in page.disks.get(values[0], ())]
+        job["disks"] = [dict(zip(DISK_FIELDS, d)) for d in page.disks.get(values[0], ())]
         data.append(job)
     return to_json({"data": data, "count": page.count}, inf_nan_mode="null")
 
