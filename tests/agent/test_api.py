@@ -8,6 +8,7 @@ def test_public_api_is_pinned():
         "DiskStatus",
         "GrpcSender",
         "HttpSender",
+        "InvalidDeadline",
         "InvalidJobId",
         "Job",
         "JobSnapshot",

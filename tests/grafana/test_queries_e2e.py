@@ -6,6 +6,9 @@ SELECT-only account with the datasource's session time zone, while the server ru
 
 Jobs: a completed backup (2 disks), a failed restore (missing source), a running replication
 (2 disks, throttled, snapshot phase first) that is still copying while the queries run.
+
+The early-warning panels also run on job rows written directly (schema from the hub's migrations):
+no real job can be made late or slow in a test's time, and their values must be pinned exactly.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import json
 
 import os
 import uuid
+from datetime import datetime
 
 import pytest
+import sqlalchemy as sa
 
 from jobpulse import semconv
+from jobpulse.hub.migrations import upgrade
 from jobpulse.stack import NodeCollector, free_port
 from tests.support.influx import ON_BOTH_INFLUXDB
 from tests.support.wait import wait_for
@@ -27,10 +33,11 @@ from .emulation.alerting import evaluate, firing_jobs
 from .emulation import influxql, interpolation
 from .emulation.alias import series_name
 from .emulation.macros import MYSQL_ENGINES, TimeRange, expand_influxql, expand_mysql
-from .grafana_e2e import Agent, GrafanaMySQL, register, start_hub, unique
+from .grafana_e2e import Agent, GrafanaMySQL, database_of, register, start_hub, unique
 
-# The module's one pipeline run happens on each InfluxDB version, the queries read as Grafana's datasource would.
-pytestmark = [pytest.mark.e2e, ON_BOTH_INFLUXDB]
+# The module's one pipeline run happens on each InfluxDB version (ON_BOTH_INFLUXDB on the tests that read it),
+# the queries read as Grafana's datasource would.
+pytestmark = pytest.mark.e2e
 
 MiB = 1024 * 1024
 
@@ -110,13 +117,18 @@ def _influx_rows(datasource: dict, query: str) -> list[dict]:
     return rows
 
 
-def _run(q, run, variables) -> list[dict]:
+def _sql_rows(q, grafana, variables) -> list[dict]:
     tr = TimeRange(relative="1h", interval="5s")
-    if q.is_influx:
-        return _influx_rows(run["influx"], expand_influxql(q.text, tr, variables))
     # Both of Grafana's SQL macro engines must send the same SQL (emulation.macros).
     [sql] = {expand_mysql(q.text, tr, variables, engine) for engine in MYSQL_ENGINES}
-    return run["grafana"].rows(sql)
+    return grafana.rows(sql)
+
+
+def _run(q, run, variables) -> list[dict]:
+    if q.is_influx:
+        tr = TimeRange(relative="1h", interval="5s")
+        return _influx_rows(run["influx"], expand_influxql(q.text, tr, variables))
+    return _sql_rows(q, run["grafana"], variables)
 
 
 def _legends(q, run, variables) -> list[str]:
@@ -131,6 +143,7 @@ def _queries():
     return gf.panel_queries() + gf.variable_queries() + gf.annotation_queries()
 
 
+@ON_BOTH_INFLUXDB
 @pytest.mark.parametrize("q", _queries(), ids=lambda q: q.where)
 def test_every_dashboard_query_returns_rows(q, run):
     ids = run["ids"]
@@ -148,7 +161,14 @@ def test_every_dashboard_query_returns_rows(q, run):
             "completed": 1, "failed": 1, "running": 1},
         "Active jobs": lambda: [r["Job"] for r in rows] == [ids["running"]] and rows[0]["Phase"] == "transferring"
         and 0 < rows[0]["Progress"] < 100 and rows[0]["Speed"] > 0 and rows[0]["ETA"] > 0
-        and 0 <= rows[0]["Telemetry age"] < 30 and rows[0]["Transferred"] > 0 and rows[0]["Total"] == 64 * 1024 * 1024,
+        and 0 <= rows[0]["Telemetry age"] < 30 and rows[0]["Transferred"] > 0 and rows[0]["Total"] == 64 * 1024 * 1024
+        and rows[0]["Risk"] == "" and rows[0]["Deadline"] is None and rows[0]["Predicted end"] is not None,
+        "Jobs at risk": lambda: rows == [{"Jobs at risk": 0}],
+        # registered without a deadline, and no completed replication on vm-gamma to make a usual speed
+        "Deadline and forecast": lambda: rows[0]["Deadline"] is None and rows[0]["Margin"] is None
+        and rows[0]["Latest end"] >= rows[0]["Predicted end"] and rows[0]["Usual speed"] is None
+        and rows[0]["Speed vs usual"] is None and rows[0]["Risk"] == ""
+        and rows[0]["Late since"] is None and rows[0]["Slow since"] is None,
         "Recent failures": lambda: [r["Job"] for r in rows] == [ids["failed"]] and "no-such-disk" in rows[0]["Reason"],
         "Telemetry pipeline: last reconcile": lambda: 0 <= rows[0]["Reconcile age"] < 10,
         "Completed backup sizes per machine": lambda: rows == [{"Machine": "vm-alpha", "Backed up": 4 * MiB,
@@ -179,15 +199,18 @@ def test_every_dashboard_query_returns_rows(q, run):
             assert any(n.endswith(("0", "0 copied", "0 size")) for n in legends), legends
 
 
+@ON_BOTH_INFLUXDB
 def test_job_detail_works_for_a_finished_job_and_a_hostile_id(run):
     """The job id is free text: ${job_id:regex} / ${job_id:sqlstring} keep quotes and regex characters inert."""
     ids = run["ids"]
     for q in gf.panel_queries():
-        if q.dashboard_uid == "jobpulse-job-detail" and q.panel["title"] in ("Bytes per disk", "Disks", "Job"):
+        if q.dashboard_uid == "jobpulse-job-detail" and q.panel["title"] in ("Bytes per disk", "Disks", "Job",
+                                                                               "Deadline and forecast"):
             assert _run(q, run, {"job_id": ids["completed"]}), q.where
             assert _run(q, run, {"job_id": "x'); DROP TABLE jobs; --/.*"}) == [], q.where
 
 
+@ON_BOTH_INFLUXDB
 @pytest.mark.parametrize("rule", gf.rules(), ids=lambda r: r["labels"]["rule"])
 def test_every_alert_query_runs_and_is_quiet_on_healthy_jobs(rule, run):
     ids = run["ids"]
@@ -206,8 +229,99 @@ def test_every_alert_query_runs_and_is_quiet_on_healthy_jobs(rule, run):
         return
     # one row per running job, labelled like the hub's webhook expects; terminal jobs never appear
     assert columns[:3] == list((semconv.ALERT_LABEL_JOB_ID, semconv.ALERT_LABEL_JOB_TYPE, semconv.ALERT_LABEL_MACHINE))
+    if rule["labels"]["rule"] in (semconv.RULE_JOB_LATE, semconv.RULE_JOB_SLOW):
+        # These watch only jobs with a deadline / a usual speed: the run registers none, and its machines have no
+        # completed jobs of the running job's type (test_early_warning_e2e runs them on jobs that have both).
+        assert rows == [] and instances == []
+        return
     [instance] = instances
     assert instance.labels["job_id"] == ids["running"]
     assert instance.labels["job_type"] == "replication" and instance.labels["job_machine"] == "vm-gamma"
     assert instance.labels["rule"] == rule["labels"]["rule"] and instance.value == 0
     assert firing_jobs(instances) == set()
+
+
+# ------------------------------------------------------------------------------------ early warning
+MiBps = 1024 * 1024
+# Fixed instants: DATETIME columns come back as written, whatever the server's and the session's zones.
+DEADLINE = datetime(2031, 1, 1, 2, 0)
+SINCE = datetime(2030, 12, 31, 23, 0)
+
+
+def _panel_query(dashboard_uid: str, title: str):
+    [q] = [q for q in gf.panel_queries() if q.dashboard_uid == dashboard_uid and q.panel["title"] == title]
+    return q
+
+
+@pytest.fixture
+def warned(mysql_url, mariadb):
+    """Jobs as the hub leaves them once the job_late / job_slow alerts have fired through its webhook."""
+    upgrade(mysql_url)
+    engine = sa.create_engine(mysql_url)
+
+    def add(conn, job_id, status="running", silent=5, late=False, slow=False, **columns):
+        values = {"id": job_id, "job_type": "backup", "machine": "vm-1", "status": status,
+                  "current_phase": "pending" if status == "pending" else "transferring",
+                  "bytes_transferred": 0, "total_bytes": 100, "transfer_speed_bps": 0, "progress_percent": 0,
+                  "late": late, "slow": slow, **columns}
+        names = ", ".join(values)
+        telemetry = "NULL" if silent is None else f"UTC_TIMESTAMP(6) - INTERVAL {silent} SECOND"
+        conn.execute(sa.text(
+            f"INSERT INTO jobs ({names}, created_at, started_at, last_telemetry_at, updated_at) VALUES "
+            f"({', '.join(':' + n for n in values)}, UTC_TIMESTAMP(6) - INTERVAL 1 HOUR, "
+            f"UTC_TIMESTAMP(6) - INTERVAL 1 HOUR, {telemetry}, UTC_TIMESTAMP(6))"), values)
+
+    with engine.begin() as conn:
+        # The healthy job's telemetry is older than that of the late ones: the risk comes before the age.
+        add(conn, "healthy", silent=40, deadline=datetime(2031, 1, 1, 6, 0),
+            predicted_completion_at=datetime(2031, 1, 1, 3, 0),
+            predicted_completion_latest_at=datetime(2031, 1, 1, 4, 0),
+            usual_speed_bps=80 * MiBps, speed_vs_usual=1.25)
+        add(conn, "late", silent=20, late=True, late_since=SINCE, deadline=DEADLINE,
+            predicted_completion_at=datetime(2031, 1, 1, 1, 30),
+            predicted_completion_latest_at=datetime(2031, 1, 1, 2, 30),
+            usual_speed_bps=80 * MiBps, speed_vs_usual=0.75)
+        # slow while it moved, then silent: still at risk while stalled
+        add(conn, "slow", status="stalled", silent=90, slow=True, slow_since=SINCE,
+            usual_speed_bps=80 * MiBps, speed_vs_usual=0.25)
+        add(conn, "late-slow", silent=5, late=True, late_since=SINCE, slow=True, slow_since=datetime(2031, 1, 1, 0, 0),
+            deadline=DEADLINE, predicted_completion_at=datetime(2031, 1, 1, 5, 0),
+            predicted_completion_latest_at=datetime(2031, 1, 1, 8, 0))
+        add(conn, "waiting", status="pending", silent=None)
+        # a finished job's flags stay as they were when it ended: no longer at risk
+        add(conn, "ended-late", status="completed", silent=100, late=True, late_since=SINCE, deadline=DEADLINE)
+    yield GrafanaMySQL(mariadb, database_of(mysql_url))
+    engine.dispose()
+
+
+def test_active_jobs_show_the_jobs_at_risk_first(warned):
+    rows = _sql_rows(_panel_query("jobpulse-overview", "Active jobs"), warned, {})
+    assert [(r["Job"], r["Risk"]) for r in rows] == [
+        ("slow", "slow"), ("late", "late"), ("late-slow", "late, slow"), ("healthy", ""), ("waiting", "")]
+    by_id = {r["Job"]: r for r in rows}
+    assert by_id["late"]["Deadline"] == DEADLINE
+    assert by_id["late"]["Predicted end"] == datetime(2031, 1, 1, 1, 30)
+    assert by_id["slow"]["Deadline"] is None and by_id["slow"]["Predicted end"] is None
+    assert [by_id[j]["Speed vs usual"] for j in ("healthy", "late", "slow", "late-slow")] == [125, 75, 25, None]
+
+
+def test_jobs_at_risk_counts_running_and_stalled_jobs_marked_late_or_slow(warned):
+    rows = _sql_rows(_panel_query("jobpulse-overview", "Jobs at risk"), warned, {})
+    assert rows == [{"Jobs at risk": 3}]
+
+
+def test_job_detail_shows_the_deadline_forecast_and_warnings(warned):
+    q = _panel_query("jobpulse-job-detail", "Deadline and forecast")
+    [late] = _sql_rows(q, warned, {"job_id": "late"})
+    assert late == {"Deadline": DEADLINE, "Predicted end": datetime(2031, 1, 1, 1, 30),
+                    "Latest end": datetime(2031, 1, 1, 2, 30), "Margin": -1800, "Usual speed": 80 * MiBps,
+                    "Speed vs usual": 75, "Risk": "late", "Late since": SINCE, "Slow since": None}
+    [both] = _sql_rows(q, warned, {"job_id": "late-slow"})
+    assert both["Risk"] == "late, slow" and both["Margin"] == -6 * 3600
+    assert both["Late since"] == SINCE and both["Slow since"] == datetime(2031, 1, 1, 0, 0)
+    assert both["Usual speed"] is None and both["Speed vs usual"] is None, "fewer than 3 completed jobs"
+    [healthy] = _sql_rows(q, warned, {"job_id": "healthy"})
+    assert healthy["Risk"] == "" and healthy["Margin"] == 2 * 3600 and healthy["Speed vs usual"] == 125
+    assert healthy["Late since"] is None and healthy["Slow since"] is None
+    [slow] = _sql_rows(q, warned, {"job_id": "slow"})
+    assert slow["Risk"] == "slow" and slow["Deadline"] is None and slow["Margin"] is None

@@ -98,6 +98,8 @@ def test_rule_windows_and_exclusions(db):
         "job_stalled": {"stalled-early", "stalled-marked", "silent-and-idle"},
         "job_failed": {"failed-edge", "failed-marked"},
         "job_stuck": {"stuck"},
+        "job_late": set(),  # no job here has a deadline
+        "job_slow": set(),  # nor a usual speed
     }
     monitored = {"fresh", "stalled-early", "stalled-marked", "gap", "failed-edge", "failed-marked", "stuck",
                  "long-snapshot", "long-finalize", "slow-but-moving", "silent-and-idle"}
@@ -213,3 +215,54 @@ def test_node_down_window_and_pipeline_guard(db):
         conn.execute(sa.text("DELETE FROM nodes"))
         add_node(conn, "alone", 130)
     assert nodes_down(grafana) == {"alone": True}
+
+
+def add_warned_job(conn, job_id, *, status="running", phase="transferring", deadline=3600.0, past_for=None,
+                   latest_in=7200.0, ratio=None, below_for=None):
+    """A reporting job with a deadline (``deadline`` s from now; None: none), its pessimistic prediction
+    ``latest_in`` s from now, its late condition held for ``past_for`` s and its slow one for ``below_for``."""
+    add_job(conn, job_id, status=status, phase=phase)
+
+    def at(seconds):
+        return "NULL" if seconds is None else f"UTC_TIMESTAMP(6) + INTERVAL {int(seconds * 1e6)} MICROSECOND"
+
+    conn.execute(sa.text(
+        f"UPDATE jobs SET deadline = {at(deadline)}, predicted_completion_latest_at = {at(latest_in)}, "
+        f"past_deadline_since = {ago(past_for)}, speed_vs_usual = :ratio, below_usual_since = {ago(below_for)} "
+        "WHERE id = :id"), {"id": job_id, "ratio": ratio})
+
+
+@pytest.mark.early_warning
+def test_late_and_slow_windows(db):
+    engine, grafana = db
+    with engine.begin() as conn:
+        set_thresholds(conn, stalled_after_seconds=60, late_after_seconds=120, slow_after_seconds=600,
+                       slow_speed_ratio=0.5)
+        set_pipeline(conn)
+        add_warned_job(conn, "on-time")
+        add_warned_job(conn, "late", past_for=121, latest_in=4500, deadline=3600)
+        add_warned_job(conn, "late-young", past_for=100)
+        add_warned_job(conn, "no-deadline", deadline=None, past_for=500)
+        add_warned_job(conn, "late-stalled", status="stalled", past_for=500)
+        add_warned_job(conn, "late-done", status="completed", phase="done", past_for=500)
+        add_warned_job(conn, "slow", ratio=0.1, below_for=601)
+        add_warned_job(conn, "slow-young", ratio=0.1, below_for=590)
+        add_warned_job(conn, "slow-snapshot", phase="snapshot", ratio=0.1, below_for=900)
+        add_warned_job(conn, "usual", ratio=0.9, below_for=None)
+        add_warned_job(conn, "unknown-usual", ratio=None, below_for=900)
+    assert firing(grafana)["job_late"] == {"late"}
+    assert firing(grafana)["job_slow"] == {"slow"}
+    [late] = [i for i in evaluate(RULES["job_late"], grafana.query) if i.labels["job_id"] == "late"]
+    assert 895 <= late.value <= 905, "the value is how far past the deadline the job is predicted to end"
+    assert late.labels["rule"] == "job_late" and late.labels["severity"] == "warning"
+    assert rows(grafana, "job_late") == {"on-time", "late", "late-young", "slow", "slow-young", "slow-snapshot",
+                                         "usual", "unknown-usual"}
+    assert rows(grafana, "job_slow") == {"slow", "slow-young", "slow-snapshot", "usual"}
+    with engine.begin() as conn:  # shortened thresholds come from the hub's settings
+        set_thresholds(conn, stalled_after_seconds=60, late_after_seconds=60, slow_after_seconds=60,
+                       slow_speed_ratio=0.05)
+    assert firing(grafana)["job_late"] == {"late", "late-young"}
+    assert firing(grafana)["job_slow"] == set()
+    with engine.begin() as conn:  # a pipeline that is not fresh silences them like every per-job rule
+        set_pipeline(conn, reconciled=120)
+    assert rows(grafana, "job_late") == set() == rows(grafana, "job_slow")

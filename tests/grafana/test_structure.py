@@ -35,11 +35,16 @@ UNITS = {"bytes", "Bps", "s", "percent", "short", "none", "dateTimeAsIso"}
 NO_DATA_STATES = {"NoData", "Alerting", "OK"}
 EXEC_ERR_STATES = {"Error", "Alerting", "OK"}
 RULE_SEVERITY = {"job_stalled": "warning", "job_failed": "critical", "job_stuck": "warning",
+                 "job_late": "warning", "job_slow": "warning",
                  "pipeline_down": "critical", "node_down": "warning"}
 HUB_TABLES = {"jobs", "job_disks", "nodes", "pipeline_state", "settings"}
 STATUS_NAMES = [s.label for s in semconv.Status]
 PHASE_NAMES = [p.label for p in semconv.Phase]
 DISK_STATUS_NAMES = [s.label for s in semconv.DiskStatus]
+# The hub's flags behind the warning rules (job_late sets jobs.late, job_slow jobs.slow); a job at risk shows
+# the ones set, joined in this order.
+RISK_FLAGS = [rule.removeprefix("job_") for rule in (semconv.RULE_JOB_LATE, semconv.RULE_JOB_SLOW)]
+RISK_MARKS = {"late", "slow", "late, slow"}
 
 
 def _all_panels():
@@ -190,7 +195,9 @@ def _units(panel) -> set[str]:
 
 
 @pytest.mark.parametrize("dashboard_uid, title, units", [
-    ("jobpulse-overview", "Active jobs", {"percent", "Bps", "s", "bytes"}),
+    ("jobpulse-overview", "Active jobs", {"percent", "Bps", "s", "bytes", "dateTimeAsIso"}),
+    ("jobpulse-overview", "Jobs at risk", {"short"}),
+    ("jobpulse-job-detail", "Deadline and forecast", {"dateTimeAsIso", "s", "Bps", "percent"}),
     ("jobpulse-overview", "Aggregate throughput", {"Bps"}),
     ("jobpulse-job-detail", "Bytes per disk", {"bytes"}),
     ("jobpulse-job-detail", "Progress", {"percent"}),
@@ -223,6 +230,48 @@ def test_telemetry_age_thresholds_match_the_seeds():
     [th] = [prop["value"] for ov in panel["fieldConfig"]["overrides"] if ov["matcher"]["options"] == "Telemetry age"
             for prop in ov["properties"] if prop["id"] == "thresholds"]
     assert [s["value"] for s in th["steps"]] == [None, 60, 300]
+
+
+def _panel(dashboard_uid: str, title: str) -> dict:
+    return next(p for p in gf.dashboard(dashboard_uid)["panels"] if p["title"] == title)
+
+
+def _override(panel: dict, field: str, prop: str):
+    [value] = [p["value"] for ov in panel["fieldConfig"]["overrides"] if ov["matcher"]["options"] == field
+               for p in ov["properties"] if p["id"] == prop]
+    return value
+
+
+def test_active_jobs_put_the_jobs_at_risk_first():
+    panel = _panel("jobpulse-overview", "Active jobs")
+    [target] = panel["targets"]
+    assert target["rawSql"].split("ORDER BY", 1)[1].lstrip().startswith("(late OR slow) DESC")
+    # A table's sortBy re-sorts the rows in the browser, over the SQL's order.
+    assert not panel["options"].get("sortBy")
+
+
+def test_risk_marks_are_the_hubs_flags_and_all_mapped():
+    assert RISK_MARKS == {", ".join(f for f, on in zip(RISK_FLAGS, bits) if on) for bits in
+                          [(1, 0), (0, 1), (1, 1)]}
+    expected = "CONCAT_WS(', ', " + ", ".join(f"IF({f}, '{f}', NULL)" for f in RISK_FLAGS) + ") AS `Risk`"
+    for uid, title in [("jobpulse-overview", "Active jobs"), ("jobpulse-job-detail", "Deadline and forecast")]:
+        panel = _panel(uid, title)
+        [target] = panel["targets"]
+        assert expected in target["rawSql"], title
+        assert set(_mappings(_override(panel, "Risk", "mappings"))) == RISK_MARKS, title
+
+
+def test_speed_vs_usual_turns_at_the_seed_slow_ratio():
+    """Like the telemetry age's 60 s / 300 s: a dashboard cannot read the hub's settings for a colour."""
+    from jobpulse.hub.core.config import Settings
+
+    ratio = Settings.model_fields["slow_ratio"].default
+    for uid, title in [("jobpulse-overview", "Active jobs"), ("jobpulse-job-detail", "Deadline and forecast")]:
+        panel = _panel(uid, title)
+        assert "speed_vs_usual * 100 AS `Speed vs usual`" in panel["targets"][0]["rawSql"], title
+        assert _override(panel, "Speed vs usual", "unit") == "percent"
+        steps = _override(panel, "Speed vs usual", "thresholds")["steps"]
+        assert [s["value"] for s in steps] == [None, 100 * ratio], title
 
 
 # -------------------------------------------------------------------------------- queries vs semconv
@@ -361,6 +410,8 @@ def test_value_mappings_match_semconv_codes():
                 seen.add(enum.__name__)
             else:
                 assert all(k == v for k, v in mapping.items())
+                if set(mapping) == RISK_MARKS:
+                    continue
                 assert set(mapping) <= set(STATUS_NAMES) | set(PHASE_NAMES) | set(DISK_STATUS_NAMES), p["title"]
     assert seen == {"Phase", "Status", "DiskStatus"}
 

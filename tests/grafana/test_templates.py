@@ -241,6 +241,7 @@ def test_label_columns_come_from_the_sql():
     by_rule = {rule["labels"]["rule"]: label_columns(rule) for _, rule in RULES}
     job_labels = [semconv.ALERT_LABEL_JOB_ID, semconv.ALERT_LABEL_JOB_TYPE, semconv.ALERT_LABEL_MACHINE]
     assert by_rule == {"job_stalled": job_labels, "job_failed": job_labels, "job_stuck": job_labels,
+                       "job_late": job_labels, "job_slow": job_labels,
                        "pipeline_down": [], "node_down": [semconv.ALERT_LABEL_NODE]}
 
 

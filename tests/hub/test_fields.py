@@ -25,7 +25,7 @@ def test_table_state_and_schema_share_one_field_list():
 def test_every_metric_lands_in_a_field_of_its_own_name():
     job_fields = set(JOB_FIELDS)
     observed = set(Observation.__dataclass_fields__)
-    for spec in sc.JOB_METRICS + (sc.JOB_ERROR,):
+    for spec in sc.JOB_METRICS + (sc.JOB_ERROR, sc.JOB_DEADLINE):
         assert spec.quantity in job_fields and spec.quantity in observed, spec.name
     for spec in sc.DISK_METRICS:
         assert spec.quantity in DISK_FIELDS and spec.quantity in DiskObservation.__dataclass_fields__, spec.name

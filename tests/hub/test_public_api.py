@@ -29,11 +29,12 @@ def test_domain_packages_all():
         "Thresholds",
     ]
     assert jobpulse.hub.state.__all__ == [
-        "COMPLETED", "DISK_FIELDS", "FAILED", "JOB_FIELDS", "NODE_FIELDS", "PENDING", "RUNNING",
-        "SNAPSHOT_FIELDS", "STALE_MESSAGE", "STALLED", "STATUSES", "TERMINAL", "DiskObservation",
-        "DiskState", "JobState", "NodeObservation", "NodeSnapshot", "NodeState", "Observation",
-        "StaleDecision", "apply_node_observation", "apply_observation", "format_silence", "is_late", "mark_stale",
-        "new_job", "pct",
+        "COMPLETED", "DISK_FIELDS", "FAILED", "HORIZON", "JOB_FIELDS", "LATE", "NODE_FIELDS", "PENDING",
+        "RUNNING", "SLOW", "SNAPSHOT_FIELDS", "STALE_MESSAGE", "STALLED", "STATUSES", "TERMINAL",
+        "USUAL_MIN_JOBS", "DiskObservation", "DiskState", "JobState", "NodeObservation", "NodeSnapshot",
+        "NodeState", "Observation", "StaleDecision", "apply_node_observation", "apply_observation", "forecast",
+        "format_silence", "is_late", "mark_stale", "mark_warning", "new_job", "pct", "seconds_to_completion",
+        "usual_speed",
     ]
     assert jobpulse.hub.influx.__all__ == [
         "NODE_SERIES_QUANTITIES", "InfluxClient", "InfluxConnectionError", "InfluxError",

@@ -11,7 +11,7 @@
 Metric names, units and codes live in :mod:`jobpulse.semconv`.
 """
 
-from ._errors import ConfigurationError, InvalidJobId, JobpulseError
+from ._errors import ConfigurationError, InvalidDeadline, InvalidJobId, JobpulseError
 from ._exporter import SpoolingMetricExporter
 from ._job import Job
 from ._sender import GrpcSender, HttpSender, SendResult
@@ -27,6 +27,7 @@ __all__ = [
     "DiskStatus",
     "GrpcSender",
     "HttpSender",
+    "InvalidDeadline",
     "InvalidJobId",
     "Job",
     "JobSnapshot",

@@ -13,3 +13,7 @@ class ConfigurationError(JobpulseError):
 
 class InvalidJobId(ConfigurationError):
     """A job id the hub could not address (jobpulse.semconv.job_id_problem says why)."""
+
+
+class InvalidDeadline(ConfigurationError):
+    """A deadline that is not a time, has already passed, or lies more than 366 days ahead."""

@@ -62,7 +62,9 @@ class Instruments:
             ]
 
         callbacks = {sc.JOB_TRANSFERRED: transferred, sc.JOB_ERROR: error}
-        callbacks.update({spec: job_metric(spec) for spec in sc.JOB_METRICS if spec not in callbacks})
+        # job_metric skips None, so a job without a deadline reports no deadline point at all.
+        job_specs = (*sc.JOB_METRICS, sc.JOB_DEADLINE)
+        callbacks.update({spec: job_metric(spec) for spec in job_specs if spec not in callbacks})
         callbacks.update({spec: disk_metric(spec) for spec in sc.DISK_METRICS})
         # Registration order matters: JOB_TRANSFERRED (first in ALL_METRICS) refreshes the cache.
         for spec in sc.ALL_METRICS:

@@ -51,10 +51,12 @@ class Job:
         on_end: Callable[["Job"], None],
         speed: SpeedEstimator | None = None,
         total_known: bool = True,
+        deadline: float | None = None,
     ) -> None:
         """``total_known=False``: the disks' sizes are not known until the end (a pipe without
         ``--total``); bytes are then not clamped, the total is reported as 0 ("not known yet")
-        and, on completion, becomes the bytes copied."""
+        and, on completion, becomes the bytes copied. ``deadline``: Unix seconds, already checked
+        (``resolve_deadline``)."""
         self.job_id = job_id
         self.job_type = job_type
         self.machine = machine
@@ -86,6 +88,7 @@ class Job:
         self._decile = 0
         self._warned_bad_disk = False
         self._total_known = total_known
+        self.deadline = deadline
 
     # --- hot path ---------------------------------------------------------------
     def advance(self, disk: int, nbytes: int) -> None:
@@ -274,4 +277,5 @@ class Job:
                     DiskSnapshot(i, self._sizes[i] if self._total_known else 0, per_disk[i], self._disk_status[i])
                     for i in self._disk_range
                 ),
+                deadline=self.deadline,
             )

@@ -49,6 +49,7 @@ class JobSnapshot:
     average_speed_bps: float
     error_message: str | None
     disks: tuple[DiskSnapshot, ...]
+    deadline: float | None = None  # Unix seconds; None: the job has no window to end in
 
     def summary(self) -> dict:
         """The CLI's --summary-json record (the agent CLI contract)."""

@@ -9,9 +9,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 
 from . import _config
-from ._errors import InvalidJobId
+from ._errors import InvalidDeadline, InvalidJobId
 from ._exporter import SpoolingMetricExporter
 from ._job import Job
 from ._sender import otlp_sender
@@ -22,6 +23,10 @@ from jobpulse.semconv import ENV_JOB_ID, SCOPE_NAME, JobType, job_id_problem
 _logger = logging.getLogger("jobpulse.agent")
 
 DEFAULT_FINAL_TIMEOUT = 10.0
+# The caller's "now" may be read a moment before ours (or from a clock a little behind).
+DEADLINE_SLACK_SECONDS = 1.0
+# A backup window, not a calendar: anything farther is a mistake (a wrong year, ms for s).
+DEADLINE_HORIZON_DAYS = 366
 _OUTAGE_FINAL_WAIT = 0.5  # during a known outage the final batch is already spooled: do not wait long
 
 try:
@@ -40,6 +45,32 @@ def resolve_job_id(job_type: str, machine: str, job_id: str | None = None,
     if problem:
         raise InvalidJobId(f"{problem}: {resolved!r}")
     return resolved
+
+
+def resolve_deadline(deadline: datetime | timedelta | None,
+                     wall: Callable[[], float] = time.time) -> float | None:
+    """A deadline as Unix seconds: an aware datetime, a naive one taken as UTC, or a positive
+    timedelta from now. Raises InvalidDeadline for any other type, a time more than
+    DEADLINE_SLACK_SECONDS in the past, or one more than DEADLINE_HORIZON_DAYS ahead."""
+    if deadline is None:
+        return None
+    now = wall()
+    if isinstance(deadline, timedelta):
+        seconds = deadline.total_seconds()
+        if seconds <= 0:
+            raise InvalidDeadline(f"a duration must be positive: {seconds:g} s")
+        at, shown = now + seconds, f"{deadline} from now"
+    elif isinstance(deadline, datetime):
+        if deadline.utcoffset() is None:
+            deadline = deadline.replace(tzinfo=timezone.utc)
+        at, shown = deadline.timestamp(), deadline.isoformat()
+    else:
+        raise InvalidDeadline(f"deadline must be a datetime or a timedelta, not {type(deadline).__name__}")
+    if at < now - DEADLINE_SLACK_SECONDS:
+        raise InvalidDeadline(f"deadline is in the past: {shown}")
+    if at > now + DEADLINE_HORIZON_DAYS * 86400:
+        raise InvalidDeadline(f"deadline is more than {DEADLINE_HORIZON_DAYS} days ahead: {shown}")
+    return at
 
 
 class Telemetry:
@@ -105,9 +136,12 @@ class Telemetry:
         job_id: str | None = None,
         *,
         total_known: bool = True,
+        deadline: datetime | timedelta | None = None,
     ) -> Job:
         """Start reporting a job. ``job_id`` defaults to $MIGRATEKIT_JOB_ID, else type-machine-time.
-        Raises InvalidJobId, before anything is sent, for an id the hub would refuse."""
+        ``deadline``: when the job should have ended (the end of its window), reported as
+        ``jobpulse.job.deadline`` until the job ends; see :func:`resolve_deadline`.
+        Raises InvalidJobId or InvalidDeadline, before anything is sent."""
         jt = JobType(job_type).value
         machine = machine or socket.gethostname()
         job_id = resolve_job_id(jt, machine, job_id, self._wall)
@@ -115,6 +149,7 @@ class Telemetry:
             job_id, jt, machine, list(disks),
             clock=self._clock, wall_clock=self._wall,
             on_change=self._job_changed, on_end=self._job_ended, total_known=total_known,
+            deadline=resolve_deadline(deadline, self._wall),
         )
         with self._jobs_lock:
             self._jobs.append(job)
@@ -283,6 +318,8 @@ def start_job(
     disks: Sequence[int] = (),
     job_id: str | None = None,
     telemetry: Telemetry | None = None,
+    *,
+    deadline: datetime | timedelta | None = None,
 ) -> Job:
     """Start a job on ``telemetry`` (default: the process-wide one, configured on first use)."""
-    return (telemetry or default_telemetry()).start_job(job_type, machine, disks, job_id)
+    return (telemetry or default_telemetry()).start_job(job_type, machine, disks, job_id, deadline=deadline)

@@ -15,17 +15,21 @@ import socket
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ._copy import CopyError, Disk, TokenBucket, copy_disk, finalize, make_demo_sources, source_size
-from ._errors import InvalidJobId, JobpulseError
+from ._errors import InvalidDeadline, InvalidJobId, JobpulseError
 from ._progress import Progress, summary_line
-from ._telemetry import configure, resolve_job_id
-from jobpulse.semconv import ENV_JOB_ID, ID_MAX, DiskStatus, JobType, Phase, Status
+from ._telemetry import DEADLINE_HORIZON_DAYS, configure, resolve_deadline, resolve_job_id
+from jobpulse.semconv import ENV_JOB_ID, ID_MAX, JOB_DEADLINE, DiskStatus, JobType, Phase, Status
 
 PROG = "jobpulse-agent"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
+# The sign is parsed only so that "-5m" is told "must be positive", not "not a duration".
+_DURATION = re.compile(r"^(-)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DEADLINE_FORMS = "a time (2026-12-03T06:00:00Z, 2026-12-03T06:00:00+01:00) or a duration (90s, 45m, 2h, 1h30m, 1d)"
 
 
 def parse_size(text: str) -> int:
@@ -39,6 +43,36 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+def parse_deadline(text: str) -> datetime | timedelta:
+    """--deadline: an ISO 8601 / RFC 3339 time (without an offset: UTC) or a duration from now.
+    Raises InvalidDeadline for anything else; resolve_deadline judges the time itself."""
+    clean = text.strip()
+    m = _DURATION.match(clean.lower())
+    if m and any(m.groups()[1:]):
+        days, hours, minutes, seconds = (int(g or 0) for g in m.groups()[1:])
+        try:
+            duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        except OverflowError:
+            raise InvalidDeadline(f"deadline is more than {DEADLINE_HORIZON_DAYS} days ahead") from None
+        return -duration if m.group(1) else duration
+    try:
+        at = datetime.fromisoformat(clean.upper())  # RFC 3339 allows a lower-case t and z
+    except ValueError:
+        at = None
+    # A date alone would be a guess (start or end of that day?): a deadline needs its time of day.
+    if at is None or not ("T" in clean.upper() or " " in clean):
+        raise InvalidDeadline(f"not {_DEADLINE_FORMS}")
+    return at
+
+
+def _deadline(text: str | None) -> datetime | None:
+    """--deadline as an aware datetime, fixed once here so that setting the job up (demo
+    data, the SDK's import) does not move a "2h"."""
+    if text is None:
+        return None
+    return datetime.fromtimestamp(resolve_deadline(parse_deadline(text)), timezone.utc)
+
+
 def _seconds(text: str) -> float:
     try:
         v = float(text)
@@ -49,6 +83,13 @@ def _seconds(text: str) -> float:
     return v
 
 
+def _deadline_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--deadline", metavar="TIME|DURATION",
+                   help=f"when the job should have ended, the end of its window, reported as {JOB_DEADLINE.name}: "
+                   f"{_DEADLINE_FORMS} from now; a time without an offset is UTC; at most "
+                   f"{DEADLINE_HORIZON_DAYS} days ahead (default: no deadline)")
+
+
 def _job_options(p: argparse.ArgumentParser, *, default_type: str | None = "backup") -> None:
     p.add_argument("--job-id", help=f"job id (default ${ENV_JOB_ID}, else TYPE-MACHINE-UNIXTIME); 1 to {ID_MAX} "
                    "characters, no '/' or control character, not '.' or '..'; every run needs its own")
@@ -56,6 +97,7 @@ def _job_options(p: argparse.ArgumentParser, *, default_type: str | None = "back
                    help="kind of job (default: %s)" % (default_type or "from the tool: restore for restic restore, "
                                                         "else backup"))
     p.add_argument("--machine", default=None, help="machine/VM name (default: this host's name)")
+    _deadline_option(p)
     p.add_argument("--no-telemetry", action="store_true", help="run without any OpenTelemetry")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     p.add_argument("--summary-json", action="store_true", help="print a final JSON summary line on stderr")
@@ -98,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job-type", default="backup", choices=[t.value for t in JobType],
                    help="kind of job (default: %(default)s)")
     p.add_argument("--machine", default=None, help="machine/VM name (default: this host's name)")
+    _deadline_option(p)
     p.add_argument("--chunk-size", type=parse_size, default=64 * 1024, metavar="SIZE",
                    help="bytes read and written per step, e.g. 1M (default: 64K)")
     p.add_argument("--max-rate", type=parse_size, default=None, metavar="RATE",
@@ -124,13 +167,19 @@ def _say(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
-    if args.command == "copy":
-        code = copy_command(args)
-    elif args.command == "run":
-        code = run_command(args)
-    elif args.command == "pipe":
-        code = pipe_command(args)
-    else:  # pragma: no cover - argparse rejects unknown commands
+    text = args.deadline
+    try:
+        args.deadline = _deadline(text)  # before anything else is done: a usage error
+        if args.command == "copy":
+            code = copy_command(args)
+        elif args.command == "run":
+            code = run_command(args)
+        elif args.command == "pipe":
+            code = pipe_command(args)
+        else:  # pragma: no cover - argparse rejects unknown commands
+            code = EXIT_USAGE
+    except InvalidDeadline as exc:  # also raised by start_job when a deadline passed during set-up
+        _say(f"invalid --deadline {text!r}: {exc}")
         code = EXIT_USAGE
     return code
 
@@ -178,7 +227,7 @@ def run_command(args) -> int:
     if telemetry.enabled and not args.no_progress:
         extra = f" (added {' '.join(adapter.added_flags)})" if adapter.added_flags else ""
         _say(f"telemetry: {telemetry.description}; reading {adapter.name} progress{extra}")
-    job = telemetry.start_job(args.job_type or adapter.job_type.value, machine, [0], job_id)
+    job = telemetry.start_job(args.job_type or adapter.job_type.value, machine, [0], job_id, deadline=args.deadline)
     code = run_child(job, adapter, show_progress=not args.no_progress, say=_say)
     return _finish(job, telemetry, args, code)
 
@@ -197,7 +246,8 @@ def pipe_command(args) -> int:
     if isinstance(prepared, int):
         return prepared
     machine, job_id, telemetry = prepared
-    job = telemetry.start_job(args.job_type, machine, [total or 0], job_id, total_known=total is not None)
+    job = telemetry.start_job(args.job_type, machine, [total or 0], job_id, total_known=total is not None,
+                              deadline=args.deadline)
     progress = None
     if not args.no_progress:
         progress = Progress(job)
@@ -291,7 +341,7 @@ def copy_command(args) -> int:
         except CopyError as exc:
             sizes.append(0)
             errors.append(str(exc))
-    job = telemetry.start_job(args.job_type, machine, sizes, job_id)
+    job = telemetry.start_job(args.job_type, machine, sizes, job_id, deadline=args.deadline)
     job.set_phase(Phase.PREPARING)
     if early_error is None and not errors:
         if not args.dest.is_dir():

@@ -46,3 +46,6 @@ RULE_JOB_FAILED = "job_failed"
 RULE_JOB_STUCK = "job_stuck"
 RULE_PIPELINE_DOWN = "pipeline_down"
 RULE_NODE_DOWN = "node_down"
+# Early warnings: a running job that will end after its deadline, or runs far below its usual speed.
+RULE_JOB_LATE = "job_late"
+RULE_JOB_SLOW = "job_slow"

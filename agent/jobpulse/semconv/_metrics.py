@@ -80,6 +80,12 @@ JOB_AVERAGE_SPEED = _job(
     "jobpulse.job.average_speed", OBSERVABLE_GAUGE, "By/s", "average_speed_bps",
     "Whole-job average speed: bytes copied divided by duration.",
 )
+# Reported only by a job that has a deadline (the end of its window), so it is not one of
+# JOB_METRICS, which every job reports.
+JOB_DEADLINE = _job(
+    "jobpulse.job.deadline", OBSERVABLE_GAUGE, "s", "deadline",
+    "Unix time (seconds) by which the job should have ended: the end of its window.",
+)
 JOB_ERROR = MetricSpec(
     "jobpulse.job.error", OBSERVABLE_GAUGE, "1",
     "1 once the job failed; the error text is the error.message attribute.",
@@ -104,10 +110,10 @@ JOB_METRICS = (
     JOB_STATUS, JOB_LAST_PROGRESS, JOB_DURATION, JOB_AVERAGE_SPEED,
 )
 DISK_METRICS = (DISK_TRANSFERRED, DISK_TOTAL, DISK_STATUS)
-ALL_METRICS = JOB_METRICS + (JOB_ERROR,) + DISK_METRICS
+ALL_METRICS = JOB_METRICS + (JOB_ERROR, JOB_DEADLINE) + DISK_METRICS
 METRICS_BY_NAME = {m.name: m for m in ALL_METRICS}
 
 
-def series_per_job(disks: int, failed: bool = False) -> int:
+def series_per_job(disks: int, failed: bool = False, deadline: bool = False) -> int:
     """How many InfluxDB series one job costs."""
-    return len(JOB_METRICS) + len(DISK_METRICS) * disks + (1 if failed else 0)
+    return len(JOB_METRICS) + len(DISK_METRICS) * disks + (1 if failed else 0) + (1 if deadline else 0)

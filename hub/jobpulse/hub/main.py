@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     settings = settings or Settings()
     store = Store(make_engine(settings.database_url), ResponseCache(settings.list_cache_seconds))
     thresholds = Thresholds(settings.stalled_after, settings.failed_after, settings.stuck_after,
-                            settings.freshness_seconds, settings.node_down_after)
+                            settings.freshness_seconds, settings.node_down_after, settings.late_after,
+                            settings.slow_after, settings.slow_ratio)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

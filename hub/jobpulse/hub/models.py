@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Double,
     ForeignKey,
@@ -36,6 +37,9 @@ SETTING_FAILED_AFTER = "failed_after_seconds"
 SETTING_STUCK_AFTER = "stuck_after_seconds"
 SETTING_PIPELINE_FRESH = "pipeline_fresh_seconds"
 SETTING_NODE_DOWN_AFTER = "node_down_after_seconds"
+SETTING_LATE_AFTER = "late_after_seconds"
+SETTING_SLOW_AFTER = "slow_after_seconds"
+SETTING_SLOW_RATIO = "slow_speed_ratio"
 SETTING_UNKNOWN_JOBS = "unknown_jobs_ignored"
 # Counters added to by every hub replica (legacy posts) and the leader (reconcile cycles).
 SETTING_LATE_POINTS = "late_points_ignored"
@@ -54,6 +58,8 @@ class Job(Base):
         # The list endpoint pages newest first: (created_at, id) DESC straight from this index.
         Index("ix_jobs_created_at", "created_at", "id"),
         Index("ix_jobs_machine_status", "machine", "status"),
+        # Usual speed: the newest completed jobs of one (machine, job type).
+        Index("ix_jobs_usual_speed", "machine", "job_type", "status", "completed_at"),
         TABLE_ARGS,
     )
 
@@ -76,6 +82,17 @@ class Job(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
     last_telemetry_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
     last_progress_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    predicted_completion_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    predicted_completion_latest_at: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    usual_speed_bps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    speed_vs_usual: Mapped[float | None] = mapped_column(Double, nullable=True)
+    past_deadline_since: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    below_usual_since: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    late_since: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    slow: Mapped[bool] = mapped_column(Boolean, default=False)
+    slow_since: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
 
     disks: Mapped[list[JobDisk]] = relationship(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from urllib.parse import quote
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from jobpulse.hub.core.clock import to_naive_utc, utcnow
 from jobpulse.hub.state import JOB_FIELDS, SNAPSHOT_FIELDS, DiskState, JobState, NodeSnapshot
 from jobpulse.hub.influx import NODE_SERIES_QUANTITIES
 from jobpulse.hub.store import StoredJob, StoredNode
@@ -65,6 +67,32 @@ def _rfc3339(value: Any) -> Any:
 
 # A time a client sends (query or body).
 DateTimeIn = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+# A deadline is the end of a backup window: within a year of now. Further out (or before
+# 2000) it is a unit slip or a typo, and would only ever make a job look on time.
+DEADLINE_MAX_AHEAD = timedelta(days=366)
+_DEADLINE_MIN = datetime(2000, 1, 1)
+
+
+def _sane_deadline(value: datetime) -> datetime:
+    naive = to_naive_utc(value)
+    if naive < _DEADLINE_MIN:
+        raise ValueError("deadline is before the year 2000")
+    if naive > utcnow() + DEADLINE_MAX_AHEAD:
+        raise ValueError(f"deadline is more than {DEADLINE_MAX_AHEAD.days} days ahead")
+    return naive
+
+
+def _future_deadline(value: datetime) -> datetime:
+    if value <= utcnow():
+        raise ValueError("deadline is in the past: a job is registered before its window ends")
+    return value
+
+
+# On the legacy payload a past deadline is the news itself (the job runs past its window), so
+# only absurd ones are refused; registration happens before the job, so there it is refused too.
+DeadlineIn = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_sane_deadline)]
+FutureDeadlineIn = Annotated[DeadlineIn, AfterValidator(_future_deadline)]
 
 # An id in a path: the same rule (the dot segments end as 404: no id is "." or "..").
 JobIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN, description=JOB_ID_RULE)]
@@ -129,6 +157,9 @@ class JobCreate(JobBase, JsonBody):
     machine: str = Field(min_length=1, max_length=255)
     total_bytes: int | None = Field(default=None, ge=0, le=COUNT_MAX)
     disks: list[DiskCreate] = Field(default_factory=list, max_length=256)
+    deadline: FutureDeadlineIn | None = Field(
+        default=None, description="the end of the job's window (RFC 3339, within 366 days): job_late warns "
+                                  "when the job's predicted completion passes it")
 
     @field_validator("id")
     @classmethod
@@ -152,7 +183,7 @@ class JobCreate(JobBase, JsonBody):
         )
         total = self.total_bytes if self.total_bytes is not None else sum(d.size_bytes for d in disks)
         return JobState(id=self.id, job_type=self.job_type, machine=self.machine, total_bytes=total,
-                        created_at=now, disks=disks)
+                        created_at=now, deadline=self.deadline, disks=disks)
 
 
 class DiskPublic(BaseModel):
@@ -180,6 +211,23 @@ class JobPublic(JobBase):
     completed_at: UTCDateTime | None
     last_telemetry_at: UTCDateTime | None
     last_progress_at: UTCDateTime | None
+    deadline: UTCDateTime | None = Field(description="the end of the job's window, if it has one")
+    predicted_completion_at: UTCDateTime | None = Field(
+        description="when the job ends at its smoothed speed (held in phases that move no bytes)")
+    predicted_completion_latest_at: UTCDateTime | None = Field(
+        description="when it ends at the slower of its smoothed and whole-job average speed: the band's late end")
+    usual_speed_bps: int | None = Field(
+        description="median average speed of the newest completed jobs of this machine and job type")
+    speed_vs_usual: float | None = Field(
+        description="smoothed speed / usual_speed_bps; null while fewer than 3 such jobs completed")
+    past_deadline_since: UTCDateTime | None = Field(
+        description="since when the late end of the prediction is past the deadline")
+    below_usual_since: UTCDateTime | None = Field(
+        description="since when the job moves below the slow ratio of its usual speed")
+    late: bool = Field(description="the job_late alert fires for this job")
+    late_since: UTCDateTime | None
+    slow: bool = Field(description="the job_slow alert fires for this job")
+    slow_since: UTCDateTime | None
     updated_at: UTCDateTime
     node_url: str | None = Field(default=None, description="the node the job runs on, in the node API")
     disks: list[DiskPublic] = Field(default_factory=list)
@@ -393,6 +441,7 @@ class LegacyTelemetry(JsonBody):
     progress_percent: float | None = Field(default=None, ge=0, le=100)
     disks: list[LegacyDisk] = Field(default_factory=list, max_length=256)
     error: str | None = Field(default=None, max_length=4000)
+    deadline: DeadlineIn | None = None
     timestamp: DateTimeIn | None = None
 
 
@@ -423,7 +472,7 @@ class AlertOutcome(BaseModel):
     rule: str | None
     job_id: str | None
     status: str
-    action: Literal["stalled", "failed", "pipeline_down", "pipeline_up", "none"]
+    action: Literal["stalled", "failed", "late", "slow", "pipeline_down", "pipeline_up", "none"]
     applied: bool
     reason: str
 

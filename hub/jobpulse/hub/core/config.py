@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     auto_register: bool = True
     # A node whose host metrics stop this long is down (alert node_down).
     node_down_after: int = Field(default=120, gt=0)
+    # Early warning: a job whose pessimistic predicted completion stays past its deadline this
+    # long is late (alert job_late); one moving below slow_ratio x its usual speed this long is
+    # slow (job_slow). The usual speed is the median of the newest usual_speed_jobs completed
+    # jobs of the same machine and job type.
+    late_after: int = Field(default=120, gt=0)
+    slow_after: int = Field(default=600, gt=0)
+    slow_ratio: float = Field(default=0.5, gt=0, lt=1)
+    usual_speed_jobs: int = Field(default=10, ge=3, le=1000)
     # Source networks whose legacy senders may post without the token (the seeds' senders had
     # none): comma-separated CIDRs, empty by default. Every other write still needs the token.
     legacy_trusted_networks: str = ""

@@ -20,6 +20,7 @@ from jobpulse.semconv import (
     DISK_METRICS,
     JOB_ATTRIBUTES,
     JOB_AVERAGE_SPEED,
+    JOB_DEADLINE,
     JOB_ERROR,
     JOB_ETA,
     JOB_METRICS,
@@ -69,6 +70,8 @@ ERROR_TAGS = JOB_ATTRIBUTES + (ATTR_ERROR_MESSAGE,)
 # The job's node is a resource attribute: a tag of every job series, read from the job metrics.
 JOB_TAGS = JOB_ATTRIBUTES + (ATTR_HOST_NAME,)
 NODE_TAGS = (ATTR_HOST_NAME,) + NODE_POINT_ATTRIBUTES
+# Every job-level metric a job may report: JOB_METRICS always, the deadline when it has one.
+REPORTED_JOB_METRICS = JOB_METRICS + (JOB_DEADLINE,)
 
 
 def cycle_query(since: datetime) -> str:
@@ -76,7 +79,7 @@ def cycle_query(since: datetime) -> str:
     (the newest per series is kept by ``parse_cycle_result``)."""
     lit = time_literal(since)
     statements = [
-        _raw_statement(ms, field, lit, JOB_TAGS) for field, ms in _by_field(JOB_METRICS).items()
+        _raw_statement(ms, field, lit, JOB_TAGS) for field, ms in _by_field(REPORTED_JOB_METRICS).items()
     ]
     statements += [
         _raw_statement(ms, field, lit, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()
@@ -99,7 +102,7 @@ def naive_query() -> str:
 
 def _grouped_by_tags(since: datetime, column) -> str:
     lit = time_literal(since)
-    groups = [(ms, field, JOB_TAGS) for field, ms in _by_field(JOB_METRICS).items()]
+    groups = [(ms, field, JOB_TAGS) for field, ms in _by_field(REPORTED_JOB_METRICS).items()]
     groups += [(ms, field, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()]
     return ";".join(
         f"SELECT {column(quote_ident(field))} FROM {','.join(quote_ident(m.name) for m in ms)} "

@@ -19,10 +19,10 @@ from jobpulse.semconv import (
     ATTR_MACHINE,
     DISK_METRICS,
     DISK_STATUS,
+    JOB_DEADLINE,
     JOB_DURATION,
     JOB_ERROR,
     JOB_LAST_PROGRESS,
-    JOB_METRICS,
     JOB_PHASE,
     JOB_PROGRESS,
     JOB_STATUS,
@@ -32,10 +32,10 @@ from jobpulse.semconv import (
     Status,
 )
 
-from ._influxql import ERROR_TAGS, JOB_TAGS
+from ._influxql import ERROR_TAGS, JOB_TAGS, REPORTED_JOB_METRICS
 
 _TAG_KEYS = frozenset((ATTR_DISK_INDEX,) + ERROR_TAGS + JOB_TAGS)
-_JOB_SPECS = {m.name: m for m in JOB_METRICS}
+_JOB_SPECS = {m.name: m for m in REPORTED_JOB_METRICS}
 _DISK_SPECS = {m.name: m for m in DISK_METRICS}
 _CODES: dict[MetricSpec, type[enum.IntEnum]] = {JOB_STATUS: Status, JOB_PHASE: Phase, DISK_STATUS: DiskStatus}
 _FLOATS = frozenset({JOB_PROGRESS, JOB_DURATION})
@@ -80,13 +80,13 @@ def _converter(spec: MetricSpec):
     codes = _CODES.get(spec)
     if codes is not None:
         return _code_label(codes)
-    if spec is JOB_LAST_PROGRESS:
+    if spec is JOB_LAST_PROGRESS or spec is JOB_DEADLINE:
         return _epoch_seconds
     return finite if spec in _FLOATS else _int
 
 
 # metric name -> (observation field, converter): looked up by name, once per value
-_FIELDS = {m.name: (m.quantity, _converter(m)) for m in JOB_METRICS + DISK_METRICS}
+_FIELDS = {m.name: (m.quantity, _converter(m)) for m in REPORTED_JOB_METRICS + DISK_METRICS}
 
 
 def _fields(values: Mapping[str, tuple[int, object]]) -> dict:

@@ -34,6 +34,7 @@ from jobpulse.hub.state import (
     Observation,
     apply_node_observation,
     apply_observation,
+    forecast,
     is_late,
     new_job,
 )
@@ -45,6 +46,9 @@ from ._lock import leader_lock
 logger = logging.getLogger(__name__)
 
 _UNKNOWN_REMEMBERED = 10_000
+# Usual speeds are re-read this often at least: jobs completed through another replica's legacy
+# endpoint do not pass through this loop.
+_USUAL_TTL = 300.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class Reconciler:
         # Per terminal job, the newest late point already counted (windows overlap: the same
         # late point is seen by several cycles and must be counted once).
         self._late: dict[str, datetime] = {}
+        # The usual speed per (machine, job type) of the jobs in flight; a completion drops its key.
+        self._usual: dict[tuple[str, str], int | None] = {}
+        self._usual_read_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Serializes run_once between the loop thread and callers (tests, shutdown).
@@ -127,6 +134,7 @@ class Reconciler:
         t1 = time.perf_counter()
 
         self._load_missing(list(observations))
+        self._load_usual(observations)
         planned = {}
         late = 0
         for job_id, obs in observations.items():
@@ -167,6 +175,7 @@ class Reconciler:
             self._cache.clear()
             self._versions.clear()
             self._nodes.clear()
+            self._usual.clear()
             return False
         if not self._leader:
             self._cache, self._versions, self._newest = self.store.load_active()
@@ -180,6 +189,18 @@ class Reconciler:
             states, versions = self.store.load_states(missing)
             self._cache.update(states)
             self._versions.update(versions)
+
+    def _speed_key(self, obs: Observation) -> tuple[str, str]:
+        base = self._cache.get(obs.job_id) or new_job(obs)
+        return base.machine, base.job_type
+
+    def _load_usual(self, observations: dict[str, Observation]) -> None:
+        if time.monotonic() - self._usual_read_at > _USUAL_TTL:
+            self._usual.clear()
+            self._usual_read_at = time.monotonic()
+        missing = {self._speed_key(o) for o in observations.values()} - set(self._usual)
+        if missing:
+            self._usual.update(self.store.usual_speeds(sorted(missing), self.settings.usual_speed_jobs))
 
     def _drop_invalid(self, observations: dict[str, Observation]) -> int:
         """Telemetry under an id no endpoint could address is never stored: each such id is
@@ -210,15 +231,18 @@ class Reconciler:
         """What ``obs`` changes in the job: None for no change (or an unknown job that is
         not registered automatically)."""
         if base is not None:
-            new = apply_observation(base, obs)
+            new = self._forecast(apply_observation(base, obs))
             return None if new == base else (base, new)
         if self.settings.auto_register:
-            return None, apply_observation(new_job(obs), obs)
+            return None, self._forecast(apply_observation(new_job(obs), obs))
         if obs.job_id not in self._unknown:
             logger.warning("telemetry for unknown job %r ignored (JOBPULSE_AUTO_REGISTER=false)", obs.job_id)
             if len(self._unknown) < _UNKNOWN_REMEMBERED:
                 self._unknown.add(obs.job_id)
         return None
+
+    def _forecast(self, state: JobState) -> JobState:
+        return forecast(state, self._usual.get((state.machine, state.job_type)), self.settings.slow_ratio)
 
     def _plan_nodes(self, observed) -> list[NodeState]:
         """Nodes whose snapshot changed (a node's row is written by this loop and by legacy
@@ -242,9 +266,11 @@ class Reconciler:
     def _remember(self, reloaded, versions, written: list[Change], now: datetime, observations) -> None:
         self._cache.update(reloaded)
         self._versions.update(versions)
-        for _, s in written:
+        for base, s in written:
             self._cache[s.id] = s
             self._versions[s.id] = now
+            if s.terminal and (base is None or not base.terminal):
+                self._usual.pop((s.machine, s.job_type), None)  # one more completed job to count
         # Finished jobs leave the cache once their points leave the window; a late point
         # reloads them from the database.
         for job_id in [i for i, s in self._cache.items() if s.terminal and i not in observations]:

@@ -25,21 +25,26 @@ from ._nodes import (
     NodeState,
     apply_node_observation,
 )
+from ._forecast import HORIZON, LATE, SLOW, USUAL_MIN_JOBS, forecast, mark_warning, seconds_to_completion, usual_speed
 from ._rules import STALE_MESSAGE, apply_observation, format_silence, is_late, mark_stale, new_job, pct
 
 __all__ = [
     "COMPLETED",
     "DISK_FIELDS",
     "FAILED",
+    "HORIZON",
     "JOB_FIELDS",
+    "LATE",
     "NODE_FIELDS",
     "PENDING",
     "RUNNING",
+    "SLOW",
     "SNAPSHOT_FIELDS",
     "STALE_MESSAGE",
     "STALLED",
     "STATUSES",
     "TERMINAL",
+    "USUAL_MIN_JOBS",
     "DiskObservation",
     "DiskState",
     "JobState",
@@ -50,9 +55,13 @@ __all__ = [
     "StaleDecision",
     "apply_node_observation",
     "apply_observation",
+    "forecast",
     "format_silence",
     "is_late",
     "mark_stale",
+    "mark_warning",
     "new_job",
     "pct",
+    "seconds_to_completion",
+    "usual_speed",
 ]

@@ -51,6 +51,23 @@ class JobState:
     completed_at: datetime | None = None
     last_telemetry_at: datetime | None = None
     last_progress_at: datetime | None = None
+    # Early warning (state/_forecast.py): the end of the job's window, when it will end at its
+    # smoothed speed and, pessimistically, at the slower of that and its whole-job average.
+    deadline: datetime | None = None
+    predicted_completion_at: datetime | None = None
+    predicted_completion_latest_at: datetime | None = None
+    # The median average speed of the newest completed jobs of the same machine and type.
+    usual_speed_bps: int | None = None
+    speed_vs_usual: float | None = None
+    # Since when the pessimistic prediction is past the deadline / the speed below the slow
+    # ratio of the usual: what the job_late and job_slow rules time.
+    past_deadline_since: datetime | None = None
+    below_usual_since: datetime | None = None
+    # The rules' verdicts, recorded by the webhook (warnings: the status never changes).
+    late: bool = False
+    late_since: datetime | None = None
+    slow: bool = False
+    slow_since: datetime | None = None
     disks: tuple[DiskState, ...] = ()
 
     @property
@@ -93,6 +110,7 @@ class Observation:
     duration_seconds: float | None = None
     last_progress_at: datetime | None = None
     error_message: str | None = None
+    deadline: datetime | None = None
     disks: tuple[DiskObservation, ...] = ()
 
 

@@ -161,6 +161,7 @@ def apply_observation(state: JobState, obs: Observation) -> JobState:
     completed = state.completed_at
     speed, eta = state.transfer_speed_bps, state.eta_seconds
     avg, duration = state.average_speed_bps, state.duration_seconds
+    deadline = obs.deadline if obs.deadline is not None and newer else state.deadline
 
     if obs.status in TERMINAL:
         status = obs.status
@@ -220,6 +221,7 @@ def apply_observation(state: JobState, obs: Observation) -> JobState:
         completed_at=completed,
         last_telemetry_at=last_telemetry,
         last_progress_at=last_progress,
+        deadline=deadline,
         disks=disks,
     )
 

@@ -25,6 +25,7 @@ from jobpulse.hub.models import (
     settings_table,
 )
 from jobpulse.hub.state import (
+    COMPLETED,
     DISK_FIELDS,
     JOB_FIELDS,
     SNAPSHOT_FIELDS,
@@ -111,6 +112,20 @@ def load_versions(conn: Connection, ids: Sequence[str], *, for_update: bool) -> 
             stmt = stmt.with_for_update()
         out.update({r[0]: r[1] for r in conn.execute(stmt)})
     return out
+
+
+def load_recent_speeds(conn: Connection, machines: Sequence[str], jobs: int) -> Iterable[tuple[str, str, int]]:
+    """(machine, job_type, average_speed_bps) of the newest ``jobs`` completed jobs of each
+    (machine, job type) of ``machines``, from the (machine, job_type, status, completed_at) index."""
+    t = jobs_table.c
+    for chunk in _chunks(list(machines)):
+        newest = func.row_number().over(partition_by=(t.machine, t.job_type),
+                                        order_by=(t.completed_at.desc(), t.id.desc())).label("n")
+        ranked = (select(t.machine, t.job_type, t.average_speed_bps, newest)
+                  .where(t.machine.in_(chunk), t.status == COMPLETED, t.average_speed_bps > 0)
+                  .subquery("ranked"))
+        stmt = select(ranked.c.machine, ranked.c.job_type, ranked.c.average_speed_bps).where(ranked.c.n <= jobs)
+        yield from ((r[0], r[1], int(r[2])) for r in conn.execute(stmt))
 
 
 # --- the job list's page -----------------------------------------------------------------

@@ -22,10 +22,13 @@ from jobpulse.hub.core.db import write_guard
 from jobpulse.hub.models import (
     SETTING_FAILED_AFTER,
     SETTING_INVALID_JOB_IDS,
+    SETTING_LATE_AFTER,
     SETTING_LATE_POINTS,
     SETTING_NODE_DOWN_AFTER,
     SETTING_PIPELINE_ALERT,
     SETTING_PIPELINE_FRESH,
+    SETTING_SLOW_AFTER,
+    SETTING_SLOW_RATIO,
     SETTING_STALLED_AFTER,
     SETTING_STUCK_AFTER,
     SETTING_UNKNOWN_JOBS,
@@ -40,8 +43,11 @@ from jobpulse.hub.state import (
     StaleDecision,
     apply_node_observation,
     apply_observation,
+    forecast,
     is_late,
     mark_stale,
+    mark_warning,
+    usual_speed,
 )
 
 from . import _rows
@@ -117,6 +123,13 @@ class Thresholds:
     stuck_after: float
     pipeline_fresh: float
     node_down_after: float
+    late_after: float = 120.0
+    slow_after: float = 600.0
+    slow_ratio: float = 0.5
+
+
+# A job's machine and job type: whose completed jobs make its usual speed.
+SpeedKey = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -202,14 +215,19 @@ class Store:
             self._changed()
         return result
 
-    def apply_observation(self, job_type: str, job_id: str, obs: Observation) -> JobState:
+    def apply_observation(self, job_type: str, job_id: str, obs: Observation, *, usual_jobs: int = 10,
+                          slow_ratio: float = 0.5) -> JobState:
         """One legacy telemetry post: the same rules and writer as a reconcile cycle. A post
         after the job ended is counted as a late point and refused (Conflict)."""
+        usual: dict[SpeedKey, int | None] = {}
 
         def change(base: JobState):
             if base.job_type != job_type:
                 raise errors.NotFound(f"no {job_type} job {job_id!r}")
-            return apply_observation(base, obs), base
+            key = (base.machine, base.job_type)
+            if key not in usual:
+                usual.update(self.usual_speeds([key], usual_jobs))
+            return forecast(apply_observation(base, obs), usual[key], slow_ratio), base
 
         base = self._read_modify_write(job_id, change)
         if base is None:
@@ -224,7 +242,27 @@ class Store:
                 f"job {job_id!r} is {base.status}: its figures are frozen, so this post was ignored "
                 "(a new run needs a new job id)"
             )
-        return apply_observation(base, obs)
+        return forecast(apply_observation(base, obs), usual.get((base.machine, base.job_type)), slow_ratio)
+
+    def usual_speeds(self, keys: Sequence[SpeedKey], jobs: int) -> dict[SpeedKey, int | None]:
+        """The usual speed of each (machine, job type): the median average speed of its newest
+        ``jobs`` completed jobs (None while fewer than USUAL_MIN_JOBS are known)."""
+        wanted = set(keys)
+        speeds: dict[SpeedKey, list[int]] = {k: [] for k in wanted}
+        with self.engine.connect() as conn:
+            for machine, job_type, speed in _rows.load_recent_speeds(conn, sorted({m for m, _ in wanted}), jobs):
+                if (machine, job_type) in wanted:
+                    speeds[(machine, job_type)].append(speed)
+        return {k: usual_speed(v) for k, v in speeds.items()}
+
+    def apply_warning(self, job_id: str, kind: str, firing: bool, since: datetime) -> StaleDecision | None:
+        """A job_late / job_slow alert for ``job_id``; None when the job is unknown."""
+
+        def change(base: JobState):
+            decision = mark_warning(base, kind, firing, since)
+            return decision.state, decision
+
+        return self._read_modify_write(job_id, change)
 
     def apply_stale(self, job_id: str, target: str, threshold: float) -> StaleDecision | None:
         """A stale alert for ``job_id``; None when the job is unknown."""
@@ -288,6 +326,9 @@ class Store:
                 SETTING_STUCK_AFTER: str(thresholds.stuck_after),
                 SETTING_PIPELINE_FRESH: str(thresholds.pipeline_fresh),
                 SETTING_NODE_DOWN_AFTER: str(thresholds.node_down_after),
+                SETTING_LATE_AFTER: str(thresholds.late_after),
+                SETTING_SLOW_AFTER: str(thresholds.slow_after),
+                SETTING_SLOW_RATIO: str(thresholds.slow_ratio),
             })
 
     def set_pipeline_alert(self, since: str | None) -> None:

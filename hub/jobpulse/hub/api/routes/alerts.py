@@ -6,6 +6,10 @@ job_failed -> failed ("Job stalled - no telemetry for 5m12s"), both refused whil
 pipeline is not fresh. Resolved alerts never change a job: recovery comes only from
 telemetry (so a series that went missing - grafana_state_reason=MissingSeries - or a
 DatasourceNoData/DatasourceError alert without a job id can never "recover" a job).
+
+job_late and job_slow are warnings: firing sets the job's ``late``/``slow`` flag and its
+since-when (the alert's startsAt), resolved clears it; the status never changes, and a
+finished job's flags stay as they were when it ended.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from fastapi import APIRouter
 
 from jobpulse.hub.api.deps import SettingsDep, StoreDep, WebhookAuth
 from jobpulse.hub.schemas import AlertOutcome, GrafanaAlert, GrafanaWebhook, WebhookResult
-from jobpulse.hub.state import FAILED, STALLED
+from jobpulse.hub.core.clock import to_naive_utc, utcnow
+from jobpulse.hub.state import FAILED, LATE, SLOW, STALLED
 from jobpulse.semconv import (
     ALERT_LABEL_JOB_ID,
     ALERT_LABEL_RULE,
     ATTR_JOB_ID,
     RULE_JOB_FAILED,
+    RULE_JOB_LATE,
+    RULE_JOB_SLOW,
     RULE_JOB_STALLED,
     RULE_PIPELINE_DOWN,
 )
@@ -31,6 +38,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 _JOB_ID_LABELS = (ALERT_LABEL_JOB_ID, ATTR_JOB_ID)
+_WARNINGS = {RULE_JOB_LATE: LATE, RULE_JOB_SLOW: SLOW}
 
 
 def _rule(alert: GrafanaAlert) -> str | None:
@@ -74,6 +82,17 @@ def grafana_webhook(payload: GrafanaWebhook, store: StoreDep, settings: Settings
         if job_id is None:
             out(alert, rule, None, "none", False,
                 f"no job id label (alertname={alert.labels.get('alertname', '?')}): ignored")
+            continue
+        if rule in _WARNINGS:
+            kind = _WARNINGS[rule]
+            since = to_naive_utc(alert.startsAt) if firing and alert.startsAt else utcnow()
+            decision = store.apply_warning(job_id, kind, firing, since)
+            if decision is None:
+                out(alert, rule, job_id, kind, False, "unknown job")
+                continue
+            if decision.applied:
+                logger.info("job %r: %s", job_id, decision.reason)
+            out(alert, rule, job_id, kind, decision.applied, decision.reason)
             continue
         if rule not in (RULE_JOB_STALLED, RULE_JOB_FAILED):
             out(alert, rule, job_id, "none", False, f"rule {rule!r} does not change job state")

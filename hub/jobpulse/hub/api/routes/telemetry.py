@@ -11,9 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import LegacySenderAuth, StoreDep
+from jobpulse.hub.api.deps import LegacySenderAuth, SettingsDep, StoreDep
 from jobpulse.hub.api.openapi import problems
-from jobpulse.hub.core.clock import sender_time, utcnow
+from jobpulse.hub.core.clock import sender_time, to_naive_utc, utcnow
 from jobpulse.hub.state import DiskObservation, Observation
 from jobpulse.hub.schemas import JobIdPath, JobTypeName, LegacyTelemetry
 from jobpulse.semconv import job_id_problem
@@ -43,6 +43,7 @@ def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
         eta_seconds=body.eta_seconds,
         progress_percent=body.progress_percent,
         error_message=body.error,
+        deadline=to_naive_utc(body.deadline) if body.deadline is not None else None,
         disks=tuple(
             DiskObservation(
                 disk_index=d.disk_index, bytes_transferred=d.bytes_transferred,
@@ -62,7 +63,8 @@ def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
         "schema": LegacyTelemetry.model_json_schema()}}, "required": True}},
     responses=problems(404, 409),
 )
-async def legacy_telemetry(job_type: JobTypeName, job_id: JobIdPath, request: Request, store: StoreDep):
+async def legacy_telemetry(job_type: JobTypeName, job_id: JobIdPath, request: Request, store: StoreDep,
+                           settings: SettingsDep):
     problem = job_id_problem(job_id)
     if problem:
         raise errors.InvalidInput(problem)
@@ -81,5 +83,7 @@ async def legacy_telemetry(job_type: JobTypeName, job_id: JobIdPath, request: Re
         raise errors.InvalidInput("job_id in the body differs from the job id in the path")
     if body.job_type is not None and body.job_type != job_type:
         raise errors.InvalidInput("job_type in the body differs from the job type in the path")
-    await run_in_threadpool(store.apply_observation, job_type, job_id, to_observation(job_id, body))
+    await run_in_threadpool(lambda: store.apply_observation(
+        job_type, job_id, to_observation(job_id, body), usual_jobs=settings.usual_speed_jobs,
+        slow_ratio=settings.slow_ratio))
     return Response(status_code=204)
