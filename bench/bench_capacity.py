@@ -92,7 +92,7 @@ from jobpulse.hub import Settings
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.db import make_engine
 from jobpulse.hub.models import PIPELINE_ROW_ID, jobs_table, pipeline_table
-from jobpulse.stack import Ports, Stack, StackError, influxdb_major
+from jobpulse.stack import Ports, Stack, StackError, influxdb_major, otlp_headers
 
 DISKS = 4
 DISK_SIZE = 2 * 2**40
@@ -830,6 +830,8 @@ def main(argv=None) -> int:
         stack.collector.start(build=True)
         stack.hub.start(stack.hub_environment())
         say(f"starting {args.processes} agent processes x {args.exporters} exporters -> {stack.collector.otlp_http} ...")
+        # The workers inherit the collector's token (the OTLP spec's variable, as any agent reads it).
+        os.environ["OTEL_EXPORTER_OTLP_HEADERS"] = otlp_headers(stack.collector.token)
         agents = Agents(args.processes, args.exporters, f"{os.getpid()}", stack.collector.otlp_http, spool)
         agents.stats()  # every worker is up and configured
         probe = Probe(stack, agents)

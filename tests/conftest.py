@@ -23,11 +23,18 @@ import pytest
 from jobpulse.stack import Ports, Stack, pid_alive, run_dir
 from jobpulse.stack import repo_root as _repo_root
 
+from jobpulse.stack import otlp_headers
+from tests.support.leaks import leaks, secrets
+from tests.support.otlp import COLLECTOR_TOKEN
+
 # Subprocesses (jobpulse-agent, jobpulse-hub) come from this interpreter's venv.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 # Agents run by the tests keep their offline spool with this session's servers, so batches
 # spooled while a test's collector was down are never replayed into a later demo or session.
 os.environ["JOBPULSE_SPOOL_DIR"] = str(run_dir() / f"test-{os.getpid()}" / "agent-spool")
+# The collectors' door is shut without the token: every collector and agent of the session shares it.
+os.environ["JOBPULSE_OTLP_TOKEN"] = COLLECTOR_TOKEN
+os.environ["OTEL_EXPORTER_OTLP_HEADERS"] = otlp_headers(COLLECTOR_TOKEN)
 
 
 def _reap_abandoned_stacks() -> None:
@@ -48,12 +55,26 @@ def repo_root() -> Path:
     return _repo_root()
 
 
+# Secrets found in the logs of session stacks, which are removed before the session ends.
+_STACK_LEAKS: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log(tmp_path_factory):
+    """Set up first, torn down last: every log of the session (the servers', and those under each
+    test's tmp_path) is searched for the credentials the tests used."""
+    yield
+    found = _STACK_LEAKS + leaks(tmp_path_factory.getbasetemp(), secrets())
+    assert not found, "a credential was written to a log:\n" + "\n".join(found)
+
+
 def _session_stack(name: str, influxdb: int):
     stack = Stack(name=name, ports=Ports.free(), mysql_time_zone="+03:00", influxdb=influxdb)
     try:
         yield stack
     finally:
         stack.down(say=lambda _msg: None)
+        _STACK_LEAKS.extend(leaks(stack.home, secrets()))
         shutil.rmtree(stack.home, ignore_errors=True)
 
 

@@ -36,7 +36,9 @@ def test_final_values_arrive_over_otlp_http(sink, monkeypatch, tmp_path):
     name, res, attrs, _ = pts[0]
     assert res["service.name"] == "jobpulse-agent"
     assert res["deployment.environment"] == "test"
-    assert "service.instance.id" not in res
+    # the process's identity as a sender: one id, the same on every point of the process
+    assert len(res["service.instance.id"]) == 36 and {r["service.instance.id"] for _, r, _, _ in pts} == {
+        res["service.instance.id"]}
     for name, _, attrs, _ in pts:
         assert set(attrs) == set(sc.METRICS_BY_NAME[name].attributes)
         assert attrs[sc.ATTR_JOB_ID] == "otlp-1" and attrs[sc.ATTR_MACHINE] == "vm-otlp"

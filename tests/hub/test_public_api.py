@@ -15,8 +15,9 @@ HUB = Path(jobpulse.hub.__file__).parent
 
 def test_hub_all():
     assert sorted(jobpulse.hub.__all__) == [
-        "AuthError", "Conflict", "DatabaseUnavailable", "HubError", "InfluxUnavailable", "InvalidInput",
-        "NotFound", "Settings", "Unavailable", "WritesDisabled", "create_app", "main",
+        "AuthError", "Conflict", "DatabaseUnavailable", "Forbidden", "HubError", "InfluxUnavailable",
+        "InvalidInput", "NotFound", "Settings", "TooManyFailures", "Unavailable", "WritesDisabled", "create_app",
+        "main",
     ]
     for name in jobpulse.hub.__all__:
         assert getattr(jobpulse.hub, name) is not None
@@ -32,9 +33,9 @@ def test_domain_packages_all():
         "COMPLETED", "DISK_FIELDS", "FAILED", "HORIZON", "JOB_FIELDS", "LATE", "NODE_FIELDS", "PENDING",
         "RUNNING", "SLOW", "SNAPSHOT_FIELDS", "STALE_MESSAGE", "STALLED", "STATUSES", "TERMINAL",
         "USUAL_MIN_JOBS", "DiskObservation", "DiskState", "JobState", "NodeObservation", "NodeSnapshot",
-        "NodeState", "Observation", "StaleDecision", "apply_node_observation", "apply_observation", "forecast",
+        "NodeState", "Observation", "StaleDecision", "apply_node_observation", "apply_observation", "choose_sender", "forecast",
         "format_silence", "is_late", "mark_stale", "mark_warning", "new_job", "pct", "seconds_to_completion",
-        "usual_speed",
+        "take_over", "usual_speed",
     ]
     assert jobpulse.hub.influx.__all__ == [
         "NODE_SERIES_QUANTITIES", "InfluxClient", "InfluxConnectionError", "InfluxError",

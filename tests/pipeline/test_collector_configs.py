@@ -28,7 +28,7 @@ def test_manifest_uses_only_pinned_contrib_components(repo_root):
     modules = [entry["gomod"] for kind in ("receivers", "processors", "exporters", "extensions")
                for entry in manifest[kind]]
     names = sorted(module.split()[0].rsplit("/", 1)[1] for module in modules)
-    assert names == ["batchprocessor", "debugexporter", "filestorage", "healthcheckextension",
+    assert names == ["batchprocessor", "bearertokenauthextension", "debugexporter", "filestorage", "healthcheckextension",
                      "hostmetricsreceiver", "influxdbexporter", "memorylimiterprocessor",
                      "metricstransformprocessor", "otlphttpexporter", "otlpreceiver", "resourceprocessor"]
     versions = {module.split()[1] for module in modules}

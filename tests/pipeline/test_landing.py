@@ -17,7 +17,7 @@ from .conftest import DISK_SIZES, finish, last_values, new_job_id, start_copy, w
 pytestmark = pytest.mark.e2e
 
 RESOURCE_TAGS = {"service.name", "telemetry.sdk.language", "telemetry.sdk.name", "telemetry.sdk.version",
-                 semconv.ATTR_HOST_NAME}
+                 semconv.ATTR_HOST_NAME, semconv.ATTR_SERVICE_INSTANCE_ID}
 SCOPE_TAGS = {semconv.TAG_SCOPE_NAME, semconv.TAG_SCOPE_VERSION}
 
 

@@ -14,7 +14,7 @@ def test_public_api_is_pinned():
         "INFLUXDB_VARIABLE", "PORT_VARIABLES", "Collector", "Hub", "InfluxDB", "InfluxDB2", "InfluxServer", "MariaDB",
         "MissingProgramError", "NodeCollector", "PortBusyError", "Ports", "QueryError",
         "Stack", "StackError", "StartError", "collector_binary", "free_port", "http_status", "influxdb2_binary",
-        "influxdb_major", "pid_alive", "repo_root", "run_dir",
+        "influxdb_major", "otlp_headers", "pid_alive", "repo_root", "run_dir",
     ]
 
 

@@ -6,17 +6,20 @@ import logging
 import math
 import os
 import socket
+import uuid
 from urllib.parse import unquote
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
-from jobpulse.semconv import ATTR_HOST_NAME, ENV_NODE_NAME
+from jobpulse.semconv import ATTR_HOST_NAME, ATTR_SERVICE_INSTANCE_ID, ENV_NODE_NAME
 
 from ._errors import ConfigurationError
 
 _logger = logging.getLogger(__name__)
 
-SERVICE_INSTANCE_ID = "service.instance.id"
+SERVICE_INSTANCE_ID = ATTR_SERVICE_INSTANCE_ID
+# One per process: every Telemetry of the process is the same sender.
+_PROCESS_INSTANCE_ID = str(uuid.uuid4())
 
 # The SDK waits the interval after each export ends: 4.5 s keeps points at most 5 s apart.
 DEFAULT_EXPORT_INTERVAL_MS = 4500.0
@@ -72,10 +75,10 @@ def resource(service_name: str | None = None) -> Resource:
     if ATTR_HOST_NAME not in res.attributes:
         # The node the job runs on, named as the node collector names it.
         res = res.merge(Resource({ATTR_HOST_NAME: os.environ.get(ENV_NODE_NAME) or socket.gethostname()}))
-    if SERVICE_INSTANCE_ID not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
-        # The SDK adds a random id per process; as an InfluxDB tag it would add series per run.
-        attrs = {k: v for k, v in res.attributes.items() if k != SERVICE_INSTANCE_ID}
-        res = Resource(attrs, res.schema_url)
+    if not res.attributes.get(SERVICE_INSTANCE_ID):
+        # This process's identity as a sender: the hub refuses a job's points from any other one.
+        # Set service.instance.id in OTEL_RESOURCE_ATTRIBUTES to keep it across a restart (takeover).
+        res = res.merge(Resource({SERVICE_INSTANCE_ID: _PROCESS_INSTANCE_ID}))
     return res
 
 

@@ -12,6 +12,9 @@ ATTR_DISK_INDEX = "disk.index"
 ATTR_ERROR_MESSAGE = "error.message"
 
 JOB_ATTRIBUTES = (ATTR_JOB_ID, ATTR_JOB_TYPE, ATTR_MACHINE)
+# The resource attribute naming the agent process that sends (one per process unless set): the hub
+# takes a job's figures from the first sender it saw, so a second one cannot move them.
+ATTR_SERVICE_INSTANCE_ID = "service.instance.id"
 DISK_ATTRIBUTES = JOB_ATTRIBUTES + (ATTR_DISK_INDEX,)
 
 # Tags the collector's exporter adds on its own: the instrumentation scope.

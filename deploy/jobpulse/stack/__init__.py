@@ -14,7 +14,7 @@ from ._mariadb import MariaDB
 from ._net import free_port, http_status
 from ._paths import repo_root, run_dir
 from ._process import pid_alive
-from ._stack import INFLUXDB_VARIABLE, PORT_VARIABLES, Ports, Stack, influxdb_major
+from ._stack import INFLUXDB_VARIABLE, PORT_VARIABLES, Ports, Stack, influxdb_major, otlp_headers
 
 __all__ = [
     "INFLUXDB_VARIABLE",
@@ -38,6 +38,7 @@ __all__ = [
     "http_status",
     "influxdb2_binary",
     "influxdb_major",
+    "otlp_headers",
     "pid_alive",
     "repo_root",
     "run_dir",

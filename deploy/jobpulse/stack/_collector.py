@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from ._errors import MissingProgramError
@@ -11,6 +12,10 @@ from ._influxdb import InfluxServer
 from ._net import http_status
 from ._paths import repo_root
 from ._process import ServerProcess
+
+
+def _token_from_environment() -> str:
+    return os.environ.get("JOBPULSE_OTLP_TOKEN", "")
 
 
 def collector_binary(build: bool = True) -> Path:
@@ -31,8 +36,14 @@ class Collector(ServerProcess):
     version (otelcol-influxdb1.yaml or otelcol-influxdb2.yaml), its queue under ``home``."""
 
     def __init__(self, home: Path, grpc_port: int, http_port: int, health_port: int, metrics_port: int,
-                 influxdb: InfluxServer, config: Path | None = None) -> None:
+                 influxdb: InfluxServer, config: Path | None = None, token: Callable[[], str] | None = None,
+                 overlays: tuple[Path, ...] = (), extra_env: dict[str, str] | None = None) -> None:
+        """``token``: the bearer token its OTLP receivers require (default $JOBPULSE_OTLP_TOKEN);
+        ``overlays``: configs merged over ``config`` (collector-config/otlp-tls.yaml)."""
         super().__init__(home, "otelcol")
+        self._token = token or _token_from_environment
+        self.overlays = overlays
+        self._extra_env = dict(extra_env or {})
         self.grpc_port = grpc_port
         self.http_port = http_port
         self.health_port = health_port
@@ -53,7 +64,15 @@ class Collector(ServerProcess):
             "JOBPULSE_COLLECTOR_STORAGE_DIR": str(self.home / "queue"),
         })
         env.update(self.influxdb.collector_environment())
+        token = self._token()
+        if token:
+            env["JOBPULSE_OTLP_TOKEN"] = token
+        env.update(self._extra_env)
         return env
+
+    @property
+    def token(self) -> str:
+        return self._token()
 
     def start(self, timeout: float = 60.0, build: bool = False) -> None:
         if self.running:
@@ -61,7 +80,8 @@ class Collector(ServerProcess):
         binary = collector_binary(build=build)
         self.influxdb.token("collector")  # a 2.x server must have been set up: no token, no writes
         (self.home / "queue").mkdir(parents=True, exist_ok=True)
-        self._launch([str(binary), "--config", str(self.config)], lambda: http_status(self.health_url) == 200,
+        configs = [arg for path in (self.config, *self.overlays) for arg in ("--config", str(path))]
+        self._launch([str(binary), *configs], lambda: http_status(self.health_url) == 200,
                      timeout, f"the collector did not become healthy on port {self.health_port}",
                      env=self.environment())
 
@@ -80,8 +100,9 @@ class NodeCollector(ServerProcess):
     """The node collector (otelcol-node.yaml) of this machine: host metrics to the collector's OTLP."""
 
     def __init__(self, home: Path, health_port: int, metrics_port: int, gateway: str, node_name: str,
-                 interval: str = "5s") -> None:
+                 interval: str = "5s", token: Callable[[], str] | None = None) -> None:
         super().__init__(home, "otelcol-node")
+        self._token = token or _token_from_environment
         self.health_port = health_port
         self.metrics_port = metrics_port
         self.gateway = gateway
@@ -100,6 +121,9 @@ class NodeCollector(ServerProcess):
             "JOBPULSE_NODE_METRICS_PORT": str(self.metrics_port),
             "JOBPULSE_NODE_STORAGE_DIR": str(self.home / "queue"),
         })
+        token = self._token()
+        if token:
+            env["JOBPULSE_OTLP_TOKEN"] = token
         return env
 
     def start(self, timeout: float = 60.0) -> None:

@@ -99,6 +99,11 @@ class Ports:
         return cls(**{name: free_port() for name in cls.__dataclass_fields__})
 
 
+def otlp_headers(token: str) -> str:
+    """OTEL_EXPORTER_OTLP_HEADERS carrying the collector's bearer token (values URL-encoded)."""
+    return f"Authorization=Bearer%20{token}"
+
+
 class Stack:
     def __init__(self, name: str = "local", ports: Ports | None = None, mysql_time_zone: str | None = None,
                  home: Path | None = None, influxdb: int | None = None) -> None:
@@ -163,12 +168,14 @@ class Stack:
                                user=os.environ.get("JOBPULSE_MYSQL_USER", "jobpulse"),
                                password=lambda: local_secret("JOBPULSE_MYSQL_PASSWORD", secrets / "mysql-password"),
                                time_zone=self._mysql_time_zone)
+        otlp_token = lambda: local_secret("JOBPULSE_OTLP_TOKEN", secrets / "otlp-token")  # noqa: E731
         self.collector = Collector(self.home / "collector", ports.otlp_grpc, ports.otlp_http,
-                                   ports.collector_health, ports.collector_metrics, self.influxdb)
+                                   ports.collector_health, ports.collector_metrics, self.influxdb, token=otlp_token)
         self.hub = Hub(self.home / "hub", ports.hub)
         self.node = NodeCollector(self.home / "node", ports.node_health, ports.node_metrics,
                                   gateway=self.collector.otlp_http,
-                                  node_name=os.environ.get("JOBPULSE_NODE_NAME") or socket.gethostname())
+                                  node_name=os.environ.get("JOBPULSE_NODE_NAME") or socket.gethostname(),
+                                  token=otlp_token)
 
     def _server(self, part: str):
         return {"InfluxDB": self.influxdb, "MariaDB": self.mariadb, "the collector": self.collector,
@@ -204,6 +211,7 @@ class Stack:
         env = dict(os.environ)
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.collector.otlp_http
         env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+        env["OTEL_EXPORTER_OTLP_HEADERS"] = otlp_headers(self.collector.token)
         return env
 
     def up(self, hub: bool = True, say=print) -> None:

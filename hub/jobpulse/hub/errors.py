@@ -7,6 +7,8 @@ Library errors (SQLAlchemy, httpx, the InfluxDB client) are translated into thes
     HubError                      500  anything unexpected the hub chose to report
     ├── InvalidInput              400  a body or parameter the hub cannot use
     ├── AuthError                 401  missing or wrong credential
+    ├── Forbidden                 403  a credential without the scope (a read token on a write)
+    ├── TooManyFailures           429  too many failed authentications from this address
     ├── WritesDisabled            503  the credential a write needs is not configured
     ├── NotFound                  404  unknown job
     ├── Conflict                  409  job id already registered
@@ -33,6 +35,18 @@ class InvalidInput(HubError):
 
 class AuthError(HubError):
     status_code = 401
+
+
+class Forbidden(HubError):
+    status_code = 403
+
+
+class TooManyFailures(HubError):
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class WritesDisabled(HubError):

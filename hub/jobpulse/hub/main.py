@@ -7,19 +7,22 @@ import logging
 import sys
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from jobpulse.hub import errors
+from jobpulse.hub.api.access import Access, app_routes, route_scope
 from jobpulse.hub.api.main import api_router
 from jobpulse.hub.api.methods import AllowedMethods
 from jobpulse.hub.api.node_stream import NodeBroadcaster
 from jobpulse.hub.api.openapi import complete_openapi
 from jobpulse.hub.core.cache import ResponseCache
-from jobpulse.hub.core.config import Settings
+from jobpulse.hub.core.config import Settings, serving_problem
 from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine
 from jobpulse.hub.core.limits import BodyLimits
 from jobpulse.hub.influx import InfluxClient, InfluxError
@@ -77,12 +80,20 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     app.state.reconciler = None
     app.state.node_stream = NodeBroadcaster(store, settings.sse_poll_interval, settings.node_stream_clients,
                                             settings.node_stream_backlog)
+    app.state.access = Access(settings)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
     app.add_middleware(AllowedMethods)
+    if settings.cors_origin_list:
+        # Outermost, so a preflight is answered before any other layer sees the OPTIONS request.
+        # Credentials: the session cookie; writes still need the bearer header (never the cookie).
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origin_list), allow_credentials=True,
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"],
+                           max_age=600)
 
     @app.exception_handler(errors.HubError)
     async def _hub_error(_request: Request, err: errors.HubError):
-        return JSONResponse({"detail": err.detail}, status_code=err.status_code)
+        headers = {"Retry-After": str(err.retry_after)} if isinstance(err, errors.TooManyFailures) else None
+        return JSONResponse({"detail": err.detail}, status_code=err.status_code, headers=headers)
 
     async def _db_error(_request: Request, err: Exception):
         logger.warning("database error: %s", err)
@@ -103,8 +114,15 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.include_router(api_router)
-    complete_openapi(app)
+    undeclared = [r.path for r in app_routes(app) if r.path not in _FASTAPI_DOCS and route_scope(r) is None]
+    if undeclared:
+        raise RuntimeError(f"routes without a declared access scope (api/access.py): {undeclared}")
+    complete_openapi(app, reads_open=settings.reads_open)
     return app
+
+
+# FastAPI's own pages (the OpenAPI document and its viewers): public, like /healthz.
+_FASTAPI_DOCS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 def _settings_problem(err: ValidationError) -> str:
@@ -125,12 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", help="address to listen on (default: $JOBPULSE_HOST, else 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: $JOBPULSE_PORT, else 8000)")
+    parser.add_argument("--tls-cert", type=Path, metavar="FILE",
+                        help="serve HTTPS with this PEM certificate (default: $JOBPULSE_TLS_CERT_FILE; with --tls-key)")
+    parser.add_argument("--tls-key", type=Path, metavar="FILE",
+                        help="the certificate's PEM private key (default: $JOBPULSE_TLS_KEY_FILE)")
     parser.add_argument("--check", action="store_true",
                         help="check the settings, the database and InfluxDB, print one line each and exit "
                         "(0: ready to serve, 1: a backend is unreachable, 2: a setting is invalid); "
                         "migrates and creates nothing")
     args = parser.parse_args(argv)
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("tls_cert_file", args.tls_cert),
+                                   ("tls_key_file", args.tls_key)) if v is not None}
     try:
         settings = Settings(**overrides)
     except ValidationError as err:
@@ -144,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(f"jobpulse-hub: {line}\n")
         return 0 if ok else 1
 
+    problem = serving_problem(settings)
+    if problem:
+        sys.stderr.write(f"jobpulse-hub: refusing to start: {problem}\n")
+        return 2
+
     import uvicorn
 
     from jobpulse.hub.migrations import upgrade
@@ -154,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     except DB_ERRORS as err:
         sys.stderr.write(f"jobpulse-hub: cannot migrate the database: {str(err).splitlines()[0][:300]}\n")
         return 1
+    tls = {}
+    if settings.tls_cert_file is not None:
+        tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)}
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                access_log=False)
+                access_log=False, **tls)
     return 0

@@ -44,6 +44,7 @@ SETTING_UNKNOWN_JOBS = "unknown_jobs_ignored"
 # Counters added to by every hub replica (legacy posts) and the leader (reconcile cycles).
 SETTING_LATE_POINTS = "late_points_ignored"
 SETTING_INVALID_JOB_IDS = "invalid_job_ids_ignored"
+SETTING_CONFLICTING_POINTS = "conflicting_sender_points_ignored"
 SETTING_PIPELINE_ALERT = "pipeline_alert_firing_since"
 
 
@@ -93,6 +94,9 @@ class Job(Base):
     late_since: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
     slow: Mapped[bool] = mapped_column(Boolean, default=False)
     slow_since: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
+    sender: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    conflicting_sender: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    conflicting_sender_since: Mapped[datetime | None] = mapped_column(UTC_DATETIME, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
 
     disks: Mapped[list[JobDisk]] = relationship(

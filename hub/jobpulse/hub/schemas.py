@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SecretStr,
     create_model,
     field_validator,
     model_validator,
@@ -228,6 +229,10 @@ class JobPublic(JobBase):
     late_since: UTCDateTime | None
     slow: bool = Field(description="the job_slow alert fires for this job")
     slow_since: UTCDateTime | None
+    sender: str | None = Field(description="the agent process (service.instance.id) the job's figures come from")
+    conflicting_sender: str | None = Field(
+        description="another process that reported this job id; its points were refused")
+    conflicting_sender_since: UTCDateTime | None
     updated_at: UTCDateTime
     node_url: str | None = Field(default=None, description="the node the job runs on, in the node API")
     disks: list[DiskPublic] = Field(default_factory=list)
@@ -322,7 +327,11 @@ class PipelinePublic(BaseModel):
     unknown_jobs_ignored: int
     late_points_ignored: int = Field(description="points and legacy posts for jobs that had already ended")
     invalid_job_ids_ignored: int = Field(description="job ids seen in telemetry that break the id rule")
+    conflicting_sender_points_ignored: int = Field(
+        default=0, description="observations of a job from a process other than its sender, refused")
     pipeline_alert_firing_since: str | None
+    auth_failures: int = Field(default=0, description="failed authentications seen by this replica since it started")
+    auth_refused: int = Field(default=0, description="requests refused with 429 by this replica (too many failures)")
 
 
 # --- nodes ----------------------------------------------------------------------------------
@@ -443,6 +452,17 @@ class LegacyTelemetry(JsonBody):
     error: str | None = Field(default=None, max_length=4000)
     deadline: DeadlineIn | None = None
     timestamp: DateTimeIn | None = None
+
+
+# --- browser sessions -------------------------------------------------------------------------
+
+class SessionCreate(JsonBody):
+    model_config = ConfigDict(extra="forbid")
+    token: SecretStr = Field(min_length=1, max_length=4096, description="a read (or write) token")
+
+
+class SessionPublic(BaseModel):
+    expires_at: UTCDateTime
 
 
 # --- Grafana webhook -------------------------------------------------------------------------

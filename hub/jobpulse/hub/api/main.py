@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from jobpulse.hub.api.routes import alerts, health, jobs, machines, nodes, pipeline, series, snapshots, telemetry
+from jobpulse.hub.api.routes import alerts, health, jobs, machines, nodes, pipeline, series, session, snapshots, telemetry
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(pipeline.router, prefix="/api/v1")
+api_router.include_router(session.router, prefix="/api/v1")
 api_router.include_router(jobs.router, prefix="/api/v1")
 api_router.include_router(series.router, prefix="/api/v1")
 api_router.include_router(machines.router, prefix="/api/v1")

@@ -19,6 +19,8 @@ from jobpulse.hub.schemas import Problem
 _DESCRIPTIONS = {
     400: "invalid input: the detail says which part and why",
     401: "missing or wrong credential",
+    403: "a credential without this scope: a read token (or a session) on a write",
+    429: "too many failed authentications from this address in the last minute: see Retry-After",
     404: "no such job or node",
     409: "conflict with the stored state: the detail says which",
     413: "request body over the size limit (JOBPULSE_MAX_BODY_BYTES)",
@@ -52,8 +54,9 @@ def _problem_response(code: int) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
-def complete_openapi(app: FastAPI) -> None:
-    """Install ``app.openapi`` building the completed document once."""
+def complete_openapi(app: FastAPI, *, reads_open: bool = False) -> None:
+    """Install ``app.openapi`` building the completed document once. ``reads_open``: the read
+    routes' credentials are optional (an empty requirement among the alternatives)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -70,8 +73,13 @@ def complete_openapi(app: FastAPI) -> None:
                     shared.append(503)
                 if "requestBody" in op:
                     shared += [400, 413]
-                if op.get("security"):
-                    shared.append(401)
+                security = op.get("security") or []
+                if security:
+                    shared += [401, 429]
+                    if {"bearerToken"} == {name for req in security for name in req}:
+                        shared.append(403)  # a read token is a bearer token too
+                    if reads_open and any("readToken" in req for req in security):
+                        security.append({})
                 for code in shared:
                     responses.setdefault(str(code), _problem_response(code))
         app.openapi_schema = doc

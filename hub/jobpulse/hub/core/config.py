@@ -7,7 +7,7 @@ runtime contract (see docs/hub.md); the ones below "tuning" are optional extras.
 from __future__ import annotations
 
 from functools import lru_cache
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -40,7 +40,24 @@ class Settings(BaseSettings):
     influx_username: str | None = None
     influx_password: SecretStr | None = None
     influx_token: SecretStr | None = None
+    # Credentials (docs/hub.md, "Access control"): comma-separated lists, so a token is rotated by
+    # adding the new one, moving the senders, then removing the old. API_TOKEN is one more write token.
     api_token: SecretStr | None = None
+    write_tokens: SecretStr | None = None
+    read_tokens: SecretStr | None = None
+    # Reads without a token on a non-loopback address must be asked for (else the hub refuses to start).
+    public_read: bool = False
+    # Origins of a GUI served elsewhere that may call the API from a browser (CORS); empty: none.
+    cors_origins: str = ""
+    # HTTPS: both or neither.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # Browser sessions (POST /api/v1/session): lifetime, and the signing key (default: derived from
+    # the tokens, so every replica with the same tokens accepts the same cookies).
+    session_seconds: int = Field(default=8 * 3600, gt=0, le=7 * 86400)
+    session_secret: SecretStr | None = None
+    # Failed authentications per source address and minute before it gets 429.
+    auth_failures_per_minute: int = Field(default=10, gt=0)
     webhook_user: str | None = None
     webhook_password: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -103,6 +120,66 @@ class Settings(BaseSettings):
     def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.legacy_trusted_networks)
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in split_list(value):
+            if origin == "*" or not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(f"JOBPULSE_CORS_ORIGINS: {origin!r} is not an origin (e.g. https://gui.example.com)")
+        return value
+
+    @property
+    def write_token_list(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(split_list(_secret(self.write_tokens)) + split_list(_secret(self.api_token))))
+
+    @property
+    def read_token_list(self) -> tuple[str, ...]:
+        return tuple(split_list(_secret(self.read_tokens)))
+
     @property
     def writes_configured(self) -> bool:
-        return bool(self.api_token and self.api_token.get_secret_value())
+        return bool(self.write_token_list)
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def reads_open(self) -> bool:
+        """Reads need no credential: asked for, or on loopback while no read token is set."""
+        return self.public_read or (self.loopback and not self.read_token_list)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(split_list(self.cors_origins))
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serving_problem(settings: Settings) -> str | None:
+    """Why the hub must not serve with these settings (one line naming the setting), or None."""
+    if not settings.loopback and not settings.read_token_list and not settings.public_read:
+        return (f"JOBPULSE_HOST={settings.host} is not a loopback address, so every job, machine and error "
+                "message would be readable by anyone who reaches it: set JOBPULSE_READ_TOKENS (readers then "
+                "need a token or a session) or JOBPULSE_PUBLIC_READ=true (reads stay open, by choice)")
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        return "JOBPULSE_TLS_CERT_FILE and JOBPULSE_TLS_KEY_FILE go together: set both or neither"
+    for name, path in (("JOBPULSE_TLS_CERT_FILE", settings.tls_cert_file), ("JOBPULSE_TLS_KEY_FILE", settings.tls_key_file)):
+        if path is not None and not path.is_file():
+            return f"{name}: {path} is not a readable file"
+    return None

@@ -28,6 +28,7 @@ from jobpulse.semconv import (
     NODE_METRICS,
     NODE_POINT_ATTRIBUTES,
     ATTR_HOST_NAME,
+    ATTR_SERVICE_INSTANCE_ID,
     MetricSpec,
 )
 
@@ -66,9 +67,11 @@ def _raw_statement(metrics: list[MetricSpec], field: str, since: str, tags: tupl
     return f"SELECT {columns} FROM {sources} WHERE time > {since}"
 
 
-ERROR_TAGS = JOB_ATTRIBUTES + (ATTR_ERROR_MESSAGE,)
+# The sending process (a resource attribute, so a tag of every series): one job, one sender.
+ERROR_TAGS = JOB_ATTRIBUTES + (ATTR_ERROR_MESSAGE, ATTR_SERVICE_INSTANCE_ID)
 # The job's node is a resource attribute: a tag of every job series, read from the job metrics.
-JOB_TAGS = JOB_ATTRIBUTES + (ATTR_HOST_NAME,)
+JOB_TAGS = JOB_ATTRIBUTES + (ATTR_HOST_NAME, ATTR_SERVICE_INSTANCE_ID)
+DISK_TAGS = DISK_ATTRIBUTES + (ATTR_SERVICE_INSTANCE_ID,)
 NODE_TAGS = (ATTR_HOST_NAME,) + NODE_POINT_ATTRIBUTES
 # Every job-level metric a job may report: JOB_METRICS always, the deadline when it has one.
 REPORTED_JOB_METRICS = JOB_METRICS + (JOB_DEADLINE,)
@@ -82,7 +85,7 @@ def cycle_query(since: datetime) -> str:
         _raw_statement(ms, field, lit, JOB_TAGS) for field, ms in _by_field(REPORTED_JOB_METRICS).items()
     ]
     statements += [
-        _raw_statement(ms, field, lit, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()
+        _raw_statement(ms, field, lit, DISK_TAGS) for field, ms in _by_field(DISK_METRICS).items()
     ]
     statements.append(_raw_statement([JOB_ERROR], JOB_ERROR.field, lit, ERROR_TAGS))
     # Nodes in the same request and window: their few series cost what a job's do.
@@ -103,7 +106,7 @@ def naive_query() -> str:
 def _grouped_by_tags(since: datetime, column) -> str:
     lit = time_literal(since)
     groups = [(ms, field, JOB_TAGS) for field, ms in _by_field(REPORTED_JOB_METRICS).items()]
-    groups += [(ms, field, DISK_ATTRIBUTES) for field, ms in _by_field(DISK_METRICS).items()]
+    groups += [(ms, field, DISK_TAGS) for field, ms in _by_field(DISK_METRICS).items()]
     return ";".join(
         f"SELECT {column(quote_ident(field))} FROM {','.join(quote_ident(m.name) for m in ms)} "
         f"WHERE time > {lit} GROUP BY {','.join(quote_ident(t) for t in tags)}"

@@ -4,6 +4,7 @@ rows are skipped: the hot path never raises on bad data."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from datetime import datetime
@@ -17,6 +18,7 @@ from jobpulse.semconv import (
     ATTR_JOB_ID,
     ATTR_JOB_TYPE,
     ATTR_MACHINE,
+    ATTR_SERVICE_INSTANCE_ID,
     DISK_METRICS,
     DISK_STATUS,
     JOB_DEADLINE,
@@ -100,20 +102,21 @@ def _fields(values: Mapping[str, tuple[int, object]]) -> dict:
 class _Job:
     """The newest point per series of one job, while a result is read."""
 
-    __slots__ = ("job_type", "machine", "node", "time", "values", "disks", "error")
+    __slots__ = ("job_type", "machine", "node", "time", "first", "values", "disks", "error")
 
     def __init__(self) -> None:
         self.job_type: str | None = None
         self.machine: str | None = None
         self.node: str | None = None
         self.time = -1
+        self.first = 2**63  # the sender's earliest point in the window: who reported first
         # metric name -> (time, raw value); the name, not the spec, is the key: a str caches
         # its hash, a frozen dataclass computes it on every lookup (a third of the parse time)
         self.values: dict[str, tuple[int, object]] = {}
         self.disks: dict[int, dict[str, tuple[int, object]]] = {}
         self.error: tuple[int, str] | None = None
 
-    def observation(self, job_id: str) -> Observation:
+    def observation(self, job_id: str, sender: str | None) -> Observation:
         disks = tuple(DiskObservation(disk_index=i, **_fields(d)) for i, d in sorted(self.disks.items()))
         values = _fields(self.values)
         if values.get(JOB_STATUS.quantity) == Status.STALLED.label:
@@ -121,7 +124,7 @@ class _Job:
         return Observation(
             job_id=job_id, time=from_epoch(microseconds=self.time), job_type=self.job_type,
             machine=self.machine, node=self.node, error_message=self.error[1] if self.error else None,
-            disks=disks, **values,
+            sender=sender, disks=disks, **values,
         )
 
 
@@ -152,14 +155,16 @@ def _series_kind(name) -> tuple[str, str | None] | None:
     return None
 
 
-def parse_cycle_result(payload: Mapping) -> dict[str, Observation]:
+def parse_cycle_result(payload: Mapping, owners: Mapping[str, str] | None = None) -> dict[str, Observation]:
     """/query JSON (epoch=u) of ``cycle_query`` (or of ``naive_query``) -> one Observation
-    per job id.
+    per job id. Points of one job id from several senders (``service.instance.id``) are kept
+    apart: the observation is the one of ``owners[job_id]`` when it reported, else of the sender
+    whose first point is the earliest, and carries the others as ``rivals``.
 
     This is the reconciler's hot loop (a row per point of the window: 440 000 at 10 000
     four-disk jobs), so each series' layout is resolved once and rows are read by index.
     """
-    jobs: dict[str, _Job] = {}
+    jobs: dict[tuple[str, str | None], _Job] = {}
     for result in payload.get("results") or ():
         for series in result.get("series") or ():
             kind = _series_kind(series.get("name"))
@@ -178,6 +183,7 @@ def parse_cycle_result(payload: Mapping) -> dict[str, Observation]:
             ni, nv = cols.getter(ATTR_HOST_NAME)
             di, dv = cols.getter(ATTR_DISK_INDEX)
             ei, ev = cols.getter(ATTR_ERROR_MESSAGE)
+            si, sv = cols.getter(ATTR_SERVICE_INSTANCE_ID)
             for row in series.get("values") or ():
                 if len(row) != width:
                     continue
@@ -190,9 +196,10 @@ def parse_cycle_result(payload: Mapping) -> dict[str, Observation]:
                     index = _int(row[di] if di is not None else dv)
                     if index is None:
                         continue
-                job = jobs.get(job_id)
+                key = (job_id, (row[si] if si is not None else sv) or None)
+                job = jobs.get(key)
                 if job is None:
-                    job = jobs[job_id] = _Job()
+                    job = jobs[key] = _Job()
                 if job.job_type is None:
                     job.job_type = (row[ti] if ti is not None else tv) or None
                 if job.machine is None:
@@ -201,6 +208,8 @@ def parse_cycle_result(payload: Mapping) -> dict[str, Observation]:
                     job.node = (row[ni] if ni is not None else nv) or None
                 if t > job.time:
                     job.time = t
+                if t < job.first:
+                    job.first = t
                 if what == "job":
                     slot = job.values
                 elif what == "disk":
@@ -214,12 +223,22 @@ def parse_cycle_result(payload: Mapping) -> dict[str, Observation]:
                 seen = slot.get(name)
                 if seen is None or t >= seen[0]:
                     slot[name] = (t, value)
-    out = {}
-    for job_id, job in jobs.items():
+    by_id: dict[str, list[Observation]] = {}
+    firsts: dict[tuple[str, str | None], int] = {}
+    for (job_id, sender), job in jobs.items():
         try:
-            out[job_id] = job.observation(job_id)
+            by_id.setdefault(job_id, []).append(job.observation(job_id, sender))
         except (ValueError, OverflowError):
             continue
+        firsts[(job_id, sender)] = job.first
+    out = {}
+    for job_id, found in by_id.items():
+        if len(found) > 1:
+            owner = (owners or {}).get(job_id)
+            found.sort(key=lambda o: (o.sender != owner, firsts[(job_id, o.sender)], o.sender or ""))
+            out[job_id] = dataclasses.replace(found[0], rivals=tuple(found[1:]))
+        else:
+            out[job_id] = found[0]
     return out
 
 

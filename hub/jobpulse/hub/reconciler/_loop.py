@@ -34,6 +34,7 @@ from jobpulse.hub.state import (
     Observation,
     apply_node_observation,
     apply_observation,
+    choose_sender,
     forecast,
     is_late,
     new_job,
@@ -99,6 +100,9 @@ class Reconciler:
         # Per terminal job, the newest late point already counted (windows overlap: the same
         # late point is seen by several cycles and must be counted once).
         self._late: dict[str, datetime] = {}
+        # Per job, the newest refused point of another sender already counted (windows overlap).
+        self._conflicts: dict[str, datetime] = {}
+        self._conflicting = 0
         # The usual speed per (machine, job type) of the jobs in flight; a completion drops its key.
         self._usual: dict[tuple[str, str], int | None] = {}
         self._usual_read_at = 0.0
@@ -128,7 +132,7 @@ class Reconciler:
         since = self._window_start(now)
         t0 = time.perf_counter()
         payload = self.influx.query(cycle_query(since))
-        observations = parse_cycle_result(payload)
+        observations = parse_cycle_result(payload, {i: s.sender for i, s in self._cache.items() if s.sender})
         invalid = self._drop_invalid(observations)
         nodes = self._plan_nodes(parse_node_result(payload))
         t1 = time.perf_counter()
@@ -149,11 +153,12 @@ class Reconciler:
         if self._newest is not None and (newest is None or self._newest > newest):
             newest = self._newest
         unknown = len(self._unknown)
+        conflicting, self._conflicting = self._conflicting, 0
         commit = self.store.commit_cycle(
             planned, self._versions, lambda job_id, base: self._plan(observations[job_id], base),
             now=now, newest_point_at=newest, reconciler_id=self.id,
             unknown_jobs=unknown if unknown != self._unknown_written else None, nodes=nodes,
-            late_points=late, invalid_job_ids=invalid,
+            late_points=late, invalid_job_ids=invalid, conflicting_points=conflicting,
         )
         self._nodes.update((n.node_id, n) for n in nodes)
         t2 = time.perf_counter()
@@ -231,15 +236,38 @@ class Reconciler:
         """What ``obs`` changes in the job: None for no change (or an unknown job that is
         not registered automatically)."""
         if base is not None:
-            new = self._forecast(apply_observation(base, obs))
+            new = self._merge(base, obs)
             return None if new == base else (base, new)
         if self.settings.auto_register:
-            return None, self._forecast(apply_observation(new_job(obs), obs))
+            return None, self._merge(new_job(obs), obs)
         if obs.job_id not in self._unknown:
             logger.warning("telemetry for unknown job %r ignored (JOBPULSE_AUTO_REGISTER=false)", obs.job_id)
             if len(self._unknown) < _UNKNOWN_REMEMBERED:
                 self._unknown.add(obs.job_id)
         return None
+
+    def _merge(self, base: JobState, obs: Observation) -> JobState:
+        """The sender's check, then the state rules and the forecast on what it let through."""
+        state, taken = choose_sender(base, obs)
+        refused = [o for o in (obs,) + obs.rivals if o is not taken and o.sender and o.sender != state.sender]
+        for rival in refused:
+            self._count_conflict(state, rival)
+        if taken is None:
+            return state
+        return self._forecast(apply_observation(state, taken))
+
+    def _count_conflict(self, state: JobState, rival: Observation) -> None:
+        seen = self._conflicts.get(state.id)
+        if seen is not None and rival.time <= seen:
+            return
+        if seen is None:
+            if len(self._conflicts) >= _UNKNOWN_REMEMBERED:
+                return
+            logger.warning("telemetry for job %r from sender %r refused: the job's figures come from %r "
+                           "(two agents with one job id? POST /api/v1/jobs/{id}/takeover hands it over)",
+                           state.id, rival.sender, state.sender)
+        self._conflicts[state.id] = rival.time
+        self._conflicting += 1
 
     def _forecast(self, state: JobState) -> JobState:
         return forecast(state, self._usual.get((state.machine, state.job_type)), self.settings.slow_ratio)

@@ -26,6 +26,7 @@ from ._nodes import (
     apply_node_observation,
 )
 from ._forecast import HORIZON, LATE, SLOW, USUAL_MIN_JOBS, forecast, mark_warning, seconds_to_completion, usual_speed
+from ._senders import choose_sender, take_over
 from ._rules import STALE_MESSAGE, apply_observation, format_silence, is_late, mark_stale, new_job, pct
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "StaleDecision",
     "apply_node_observation",
     "apply_observation",
+    "choose_sender",
     "forecast",
     "format_silence",
     "is_late",
@@ -63,5 +65,6 @@ __all__ = [
     "new_job",
     "pct",
     "seconds_to_completion",
+    "take_over",
     "usual_speed",
 ]

@@ -68,6 +68,11 @@ class JobState:
     late_since: datetime | None = None
     slow: bool = False
     slow_since: datetime | None = None
+    # The agent process (service.instance.id) whose points make the job's figures: the first
+    # that reported it. Points of any other are refused and flag the job (state/_senders.py).
+    sender: str | None = None
+    conflicting_sender: str | None = None
+    conflicting_sender_since: datetime | None = None
     disks: tuple[DiskState, ...] = ()
 
     @property
@@ -111,6 +116,10 @@ class Observation:
     last_progress_at: datetime | None = None
     error_message: str | None = None
     deadline: datetime | None = None
+    # The sending process (None: a sender without one, e.g. the legacy endpoint), and the newest
+    # values other senders reported for the same job id in the same window.
+    sender: str | None = None
+    rivals: tuple[Observation, ...] = ()
     disks: tuple[DiskObservation, ...] = ()
 
 

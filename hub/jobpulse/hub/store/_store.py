@@ -20,6 +20,7 @@ from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.db import write_guard
 from jobpulse.hub.models import (
+    SETTING_CONFLICTING_POINTS,
     SETTING_FAILED_AFTER,
     SETTING_INVALID_JOB_IDS,
     SETTING_LATE_AFTER,
@@ -47,6 +48,7 @@ from jobpulse.hub.state import (
     is_late,
     mark_stale,
     mark_warning,
+    take_over,
     usual_speed,
 )
 
@@ -110,6 +112,7 @@ class PipelineStatus:
     unknown_jobs: int
     late_points: int
     invalid_job_ids: int
+    conflicting_points: int
     alert_since: str | None
     now: datetime
 
@@ -255,6 +258,12 @@ class Store:
                     speeds[(machine, job_type)].append(speed)
         return {k: usual_speed(v) for k, v in speeds.items()}
 
+    def take_over(self, job_id: str) -> StoredJob | None:
+        """Forget the job's sender (and any conflict): the next process to report owns it."""
+        if self._read_modify_write(job_id, lambda base: (take_over(base), True)) is None:
+            return None
+        return self.get_job(job_id)
+
     def apply_warning(self, job_id: str, kind: str, firing: bool, since: datetime) -> StaleDecision | None:
         """A job_late / job_slow alert for ``job_id``; None when the job is unknown."""
 
@@ -355,7 +364,8 @@ class Store:
         return PipelineStatus(fresh, reason, last, row.get("newest_point_at"), row.get("reconciler_id"),
                               _rows.read_counter(values, SETTING_UNKNOWN_JOBS),
                               _rows.read_counter(values, SETTING_LATE_POINTS),
-                              _rows.read_counter(values, SETTING_INVALID_JOB_IDS), alert_since, now)
+                              _rows.read_counter(values, SETTING_INVALID_JOB_IDS),
+                              _rows.read_counter(values, SETTING_CONFLICTING_POINTS), alert_since, now)
 
     # --- the reconciler's side -------------------------------------------------------
 
@@ -383,6 +393,7 @@ class Store:
         nodes: list[NodeState] = (),
         late_points: int = 0,
         invalid_job_ids: int = 0,
+        conflicting_points: int = 0,
     ) -> CycleCommit:
         """One transaction: lock the rows about to change, re-plan those another writer
         touched since ``known`` (webhook, legacy endpoint), write what changed and the
@@ -405,7 +416,8 @@ class Store:
                                  reconciler_id=reconciler_id)
             if unknown_jobs is not None:
                 _rows.write_settings(conn, {SETTING_UNKNOWN_JOBS: str(unknown_jobs)})
-            _rows.add_to_counters(conn, {SETTING_LATE_POINTS: late_points, SETTING_INVALID_JOB_IDS: invalid_job_ids})
+            _rows.add_to_counters(conn, {SETTING_LATE_POINTS: late_points, SETTING_INVALID_JOB_IDS: invalid_job_ids,
+                                         SETTING_CONFLICTING_POINTS: conflicting_points})
         if written:
             self._changed()
         return CycleCommit(written, reloaded, versions)

@@ -18,7 +18,7 @@ import logging
 
 from fastapi import APIRouter
 
-from jobpulse.hub.api.deps import SettingsDep, StoreDep, WebhookAuth
+from jobpulse.hub.api.deps import SettingsDep, StoreDep, WebhookAccess
 from jobpulse.hub.schemas import AlertOutcome, GrafanaAlert, GrafanaWebhook, WebhookResult
 from jobpulse.hub.core.clock import to_naive_utc, utcnow
 from jobpulse.hub.state import FAILED, LATE, SLOW, STALLED
@@ -52,7 +52,7 @@ def _job_id(alert: GrafanaAlert) -> str | None:
     return None
 
 
-@router.post("/grafana", response_model=WebhookResult, dependencies=[WebhookAuth])
+@router.post("/grafana", response_model=WebhookResult, dependencies=[WebhookAccess])
 def grafana_webhook(payload: GrafanaWebhook, store: StoreDep, settings: SettingsDep) -> WebhookResult:
     fresh = store.pipeline_status(settings.freshness_seconds).fresh
     outcomes: list[AlertOutcome] = []

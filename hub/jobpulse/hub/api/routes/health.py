@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from jobpulse.hub.api.deps import InfluxDep, StoreDep
+from jobpulse.hub.api.deps import InfluxDep, Public, StoreDep
 from jobpulse.hub.influx import InfluxError
 from jobpulse.hub.schemas import Health, Readiness
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Public])
 
 _HEALTH_BODY = b'{"status":"ok"}'
 

@@ -14,7 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic_core import to_json
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import SettingsDep, StoreDep, TokenAuth
+from jobpulse.hub.api.deps import ReadAccess, SettingsDep, StoreDep, WriteAccess
 from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.core.clock import to_naive_utc, utcnow
 from jobpulse.hub.core.db import DB_ERRORS
@@ -72,13 +72,13 @@ def _page_json(page) -> bytes:
     return to_json({"data": data, "count": page.count}, inf_nan_mode="null")
 
 
-@router.post("", response_model=JobPublic, status_code=201, dependencies=[TokenAuth], responses=problems(409))
+@router.post("", response_model=JobPublic, status_code=201, dependencies=[WriteAccess], responses=problems(409))
 def register_job(body: JobCreate, store: StoreDep) -> Response:
     job = store.register(body.to_state(utcnow()))
     return Response(JobPublic.of(job).model_dump_json(), status_code=201, media_type="application/json")
 
 
-@router.get("", response_model=JobsPublic)
+@router.get("", response_model=JobsPublic, dependencies=[ReadAccess])
 def list_jobs(
     request: Request,
     store: StoreDep,
@@ -110,7 +110,17 @@ def list_jobs(
     return Response(body, media_type="application/json")
 
 
-@router.get("/{job_id}", response_model=JobPublic, responses=problems(404))
+@router.post("/{job_id}/takeover", response_model=JobPublic, dependencies=[WriteAccess], responses=problems(404))
+def take_over_job(job_id: JobIdPath, store: StoreDep) -> JobPublic:
+    """Hand the job to the next agent process that reports it (a restarted agent with a new
+    service.instance.id): its recorded sender and any conflict are cleared."""
+    job = store.take_over(job_id)
+    if job is None:
+        raise errors.NotFound(f"no job {job_id!r}")
+    return JobPublic.of(job)
+
+
+@router.get("/{job_id}", response_model=JobPublic, dependencies=[ReadAccess], responses=problems(404))
 def get_job(job_id: JobIdPath, store: StoreDep) -> JobPublic:
     job = store.get_job(job_id)
     if job is None:
@@ -120,6 +130,7 @@ def get_job(job_id: JobIdPath, store: StoreDep) -> JobPublic:
 
 @router.get(
     "/{job_id}/events",
+    dependencies=[ReadAccess],
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                      "description": "`event: job` with a JobPublic on every change; ends when terminal"},

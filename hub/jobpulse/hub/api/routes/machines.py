@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from jobpulse.hub.api.deps import StoreDep
+from jobpulse.hub.api.deps import ReadAccess, StoreDep
 from jobpulse.hub.schemas import JobTypeName, MachinesSummary, MachineSummary
 
-router = APIRouter(prefix="/machines", tags=["machines"])
+router = APIRouter(prefix="/machines", tags=["machines"], dependencies=[ReadAccess])
 
 
 @router.get("/summary", response_model=MachinesSummary)

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import InfluxDep, StoreDep
+from jobpulse.hub.api.access import Scope, check_websocket, websocket_scope
+from jobpulse.hub.api.deps import InfluxDep, ReadAccess, StoreDep
 from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.api.node_stream import DROP, HEARTBEAT
 from jobpulse.hub.api.chart_window import chart_query, chart_window, last_hour, step_seconds
@@ -29,7 +30,7 @@ from jobpulse.hub.schemas import (
 router = APIRouter(prefix="/nodes", tags=["nodes"])
 
 
-@router.get("", response_model=NodesPublic)
+@router.get("", response_model=NodesPublic, dependencies=[ReadAccess])
 def list_nodes(store: StoreDep) -> NodesPublic:
     now = utcnow()
     nodes = [NodePublic.of(n, now) for n in store.list_nodes()]
@@ -37,8 +38,12 @@ def list_nodes(store: StoreDep) -> NodesPublic:
 
 
 @router.websocket("/stream")
+@websocket_scope(Scope.READ)
 async def node_stream(websocket: WebSocket, node: str | None = None) -> None:
-    """Every node's snapshot as it changes (``?node=`` for one node); see api/node_stream.py."""
+    """Every node's snapshot as it changes (``?node=`` for one node); see api/node_stream.py.
+    Authenticated like every read, before the handshake is accepted."""
+    if not await check_websocket(websocket):
+        return
     await websocket.accept()
     broadcaster = websocket.app.state.node_stream
     client = await broadcaster.subscribe(node)
@@ -62,7 +67,7 @@ async def node_stream(websocket: WebSocket, node: str | None = None) -> None:
         broadcaster.unsubscribe(client)
 
 
-@router.get("/{node_id}", response_model=NodePublic, responses=problems(404))
+@router.get("/{node_id}", response_model=NodePublic, dependencies=[ReadAccess], responses=problems(404))
 def get_node(node_id: NodeIdPath, store: StoreDep) -> NodePublic:
     node = store.get_node(node_id)
     if node is None:
@@ -70,7 +75,7 @@ def get_node(node_id: NodeIdPath, store: StoreDep) -> NodePublic:
     return NodePublic.of(node, utcnow())
 
 
-@router.get("/{node_id}/series", response_model=NodeSeriesPublic,
+@router.get("/{node_id}/series", response_model=NodeSeriesPublic, dependencies=[ReadAccess],
             responses=problems(400, 404))
 def node_series(
     node_id: NodeIdPath,

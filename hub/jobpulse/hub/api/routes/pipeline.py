@@ -3,16 +3,17 @@ job look silent at once, so stale transitions wait for a fresh pipeline."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from jobpulse.hub.api.deps import SettingsDep, StoreDep
+from jobpulse.hub.api.deps import ReadAccess, SettingsDep, StoreDep
 from jobpulse.hub.schemas import PipelinePublic
 
-router = APIRouter(tags=["pipeline"])
+router = APIRouter(tags=["pipeline"], dependencies=[ReadAccess])
 
 
 @router.get("/pipeline", response_model=PipelinePublic)
-def pipeline(store: StoreDep, settings: SettingsDep) -> PipelinePublic:
+def pipeline(request: Request, store: StoreDep, settings: SettingsDep) -> PipelinePublic:
+    limiter = request.app.state.access.limiter
     status = store.pipeline_status(settings.freshness_seconds)
 
     def age(value):
@@ -33,5 +34,8 @@ def pipeline(store: StoreDep, settings: SettingsDep) -> PipelinePublic:
         unknown_jobs_ignored=status.unknown_jobs,
         late_points_ignored=status.late_points,
         invalid_job_ids_ignored=status.invalid_job_ids,
+        conflicting_sender_points_ignored=status.conflicting_points,
         pipeline_alert_firing_since=status.alert_since,
+        auth_failures=limiter.failed,
+        auth_refused=limiter.refused,
     )

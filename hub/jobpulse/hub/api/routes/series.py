@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import InfluxDep, StoreDep
+from jobpulse.hub.api.deps import InfluxDep, ReadAccess, StoreDep
 from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.api.chart_window import chart_query, chart_window, step_seconds
 from jobpulse.hub.influx import parse_series, series_aggregate, series_query
 from jobpulse.hub.schemas import STEP_PATTERN, DateTimeIn, JobIdPath, MetricName, SeriesLine, SeriesPoint, SeriesPublic
 from jobpulse.semconv import METRICS_BY_NAME
 
-router = APIRouter(prefix="/jobs", tags=["series"])
+router = APIRouter(prefix="/jobs", tags=["series"], dependencies=[ReadAccess])
 
 
 @router.get("/{job_id}/series", response_model=SeriesPublic,

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import InfluxDep, LegacySenderAuth, StoreDep
+from jobpulse.hub.api.deps import InfluxDep, LegacyAccess, StoreDep
 from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.core.clock import sender_time, utcnow
 from jobpulse.hub.influx import InfluxError, snapshot_lines
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/telemetry", tags=["nodes"])
     "/snapshot",
     status_code=204,
     response_class=Response,
-    dependencies=[LegacySenderAuth],
+    dependencies=[LegacyAccess],
     openapi_extra={"requestBody": {"content": {"application/json": {
         "schema": LegacySnapshot.model_json_schema()}}, "required": True}},
     responses=problems(400),

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from jobpulse.hub import errors
-from jobpulse.hub.api.deps import LegacySenderAuth, SettingsDep, StoreDep
+from jobpulse.hub.api.deps import LegacyAccess, SettingsDep, StoreDep
 from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.core.clock import sender_time, to_naive_utc, utcnow
 from jobpulse.hub.state import DiskObservation, Observation
@@ -58,7 +58,7 @@ def to_observation(job_id: str, body: LegacyTelemetry) -> Observation:
     "/{job_type}/{job_id}",
     status_code=204,
     response_class=Response,
-    dependencies=[LegacySenderAuth],
+    dependencies=[LegacyAccess],
     openapi_extra={"requestBody": {"content": {"application/json": {
         "schema": LegacyTelemetry.model_json_schema()}}, "required": True}},
     responses=problems(404, 409),
