@@ -16,6 +16,8 @@ command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] || need+=(mar
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The live page's browser tests drive Debian's Chromium (never a downloaded browser).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Self-signed certificates for the TLS tests (hub and collector).
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # cgo (InfluxDB 2's sqlite and libflux) needs a C compiler.
@@ -35,7 +37,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   if ((created_policy)); then $sudo rm -f "$policy"; fi
 else
-  say "Debian packages present (influxdb, mariadb-server, python3-venv, openssl, restic, rclone, rsync, pv)"
+  say "Debian packages present (influxdb, mariadb-server, python3-venv, chromium, openssl, restic, rclone, rsync, pv)"
 fi
 
 # Go 1.21+ fetches the newer toolchain the collector's modules ask for (go 1.26) from the module

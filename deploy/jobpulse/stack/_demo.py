@@ -99,6 +99,7 @@ def run_demo(stack: Stack | None = None) -> int:
     stack.up(hub=True, say=lambda msg: print(f"  {msg}"))
     for line in stack.describe():
         print(f"  {line}")
+    print(f"\nwatch it live at {stack.hub.url}/", flush=True)
 
     job_id = f"backup-demo-vm-{int(time.time())}"
     dest = stack.home / "demo" / job_id
@@ -129,5 +130,6 @@ def run_demo(stack: Stack | None = None) -> int:
     print(f"\nthis machine's node snapshot as the hub reports it ({stack.hub.url}/api/v1/nodes/{stack.node.node_name}):")
     print(json.dumps(node, indent=2) if node else "  (the hub has no snapshot of this node yet: see "
           f"{stack.node.log_file})")
-    print("\nthe stack keeps running for you to explore; `make stack-down` stops it.")
+    print(f"\nthe job, its disks and this node stay on the live page at {stack.hub.url}/")
+    print("the stack keeps running for you to explore; `make stack-down` stops it.")
     return result.returncode

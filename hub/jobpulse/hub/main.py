@@ -19,6 +19,7 @@ from jobpulse.hub import errors
 from jobpulse.hub.api.access import Access, app_routes, route_scope
 from jobpulse.hub.api.main import api_router
 from jobpulse.hub.api.methods import AllowedMethods
+from jobpulse.hub.api.job_stream import JobBroadcaster
 from jobpulse.hub.api.node_stream import NodeBroadcaster
 from jobpulse.hub.api.openapi import complete_openapi
 from jobpulse.hub.core.cache import ResponseCache
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
             if reconciler is not None:
                 await run_in_threadpool(reconciler.stop)
             await app.state.node_stream.close()
+            await app.state.job_stream.close()
             app.state.influx.close()
             store.dispose()
 
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     app.state.reconciler = None
     app.state.node_stream = NodeBroadcaster(store, settings.sse_poll_interval, settings.node_stream_clients,
                                             settings.node_stream_backlog)
+    app.state.job_stream = JobBroadcaster(store, settings.sse_poll_interval, settings.job_stream_clients,
+                                          settings.job_stream_backlog)
     app.state.access = Access(settings)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
     app.add_middleware(AllowedMethods)
@@ -147,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve HTTPS with this PEM certificate (default: $JOBPULSE_TLS_CERT_FILE; with --tls-key)")
     parser.add_argument("--tls-key", type=Path, metavar="FILE",
                         help="the certificate's PEM private key (default: $JOBPULSE_TLS_KEY_FILE)")
+    parser.add_argument("--migrate", action="store_true",
+                        help="migrate the database schema to this version and exit (a deployment's one-off "
+                        "step before the replicas start); serves nothing")
     parser.add_argument("--check", action="store_true",
                         help="check the settings, the database and InfluxDB, print one line each and exit "
                         "(0: ready to serve, 1: a backend is unreachable, 2: a setting is invalid); "
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(f"jobpulse-hub: {line}\n")
         return 0 if ok else 1
 
-    problem = serving_problem(settings)
+    problem = None if args.migrate else serving_problem(settings)
     if problem:
         sys.stderr.write(f"jobpulse-hub: refusing to start: {problem}\n")
         return 2
@@ -182,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     except DB_ERRORS as err:
         sys.stderr.write(f"jobpulse-hub: cannot migrate the database: {str(err).splitlines()[0][:300]}\n")
         return 1
+    if args.migrate:
+        sys.stdout.write("jobpulse-hub: database schema is up to date\n")
+        return 0
     tls = {}
     if settings.tls_cert_file is not None:
         tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)}

@@ -61,6 +61,8 @@ class Job(Base):
         Index("ix_jobs_machine_status", "machine", "status"),
         # Usual speed: the newest completed jobs of one (machine, job type).
         Index("ix_jobs_usual_speed", "machine", "job_type", "status", "completed_at"),
+        # The live job list: the rows changed since the last event.
+        Index("ix_jobs_updated_at", "updated_at", "id"),
         TABLE_ARGS,
     )
 

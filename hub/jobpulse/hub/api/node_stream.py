@@ -12,36 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi.concurrency import run_in_threadpool
+
+from jobpulse.hub.api.backlog import Subscriber
 
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.schemas import NodePublic
 from jobpulse.hub.store import Store, StoredNode
 
 HEARTBEAT = json.dumps({"type": "heartbeat"})
-DROP = object()  # put in place of a slow client's backlog: its sender closes the socket
 
 
 @dataclass(eq=False)
-class Client:
-    node: str | None
-    backlog: int
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-    dropped: bool = False
-
-    def offer(self, message: str) -> None:
-        if self.dropped:
-            return
-        if self.queue.qsize() >= self.backlog:
-            self.dropped = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(DROP)
-            return
-        self.queue.put_nowait(message)
+class Client(Subscriber):
+    node: str | None = None
 
 
 def _message(node: StoredNode, now: datetime) -> str:
@@ -62,7 +49,7 @@ class NodeBroadcaster:
         """A new client primed with the current rows; None when the hub has as many as it takes."""
         if len(self._clients) >= self._max_clients:
             return None
-        client = Client(node, self._backlog)
+        client = Client(backlog=self._backlog, node=node)
         self._clients.add(client)
         now = utcnow()
         for row in await run_in_threadpool(self._store.list_nodes):

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # The node stream (WebSocket): at most this many clients; a client whose backlog of unsent
     # messages reaches node_stream_backlog is dropped, so it never delays the others.
     node_stream_clients: int = Field(default=100, gt=0)
+    # The live job list (SSE), bounded the same way.
+    job_stream_clients: int = Field(default=100, gt=0)
+    job_stream_backlog: int = Field(default=64, gt=0)
     node_stream_backlog: int = Field(default=64, gt=0)
 
     @field_validator("influx_url")

@@ -128,6 +128,22 @@ def load_recent_speeds(conn: Connection, machines: Sequence[str], jobs: int) -> 
         yield from ((r[0], r[1], int(r[2])) for r in conn.execute(stmt))
 
 
+def newest_change(conn: Connection) -> tuple[datetime, str] | None:
+    t = jobs_table.c
+    row = conn.execute(select(t[VERSION], t.id).order_by(t[VERSION].desc(), t.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
+def changed_ids(conn: Connection, after: tuple[datetime, str] | None, limit: int) -> list[str]:
+    """Ids of the rows written after ``after`` ((updated_at, id)), in that order, from the
+    (updated_at, id) index."""
+    t = jobs_table.c
+    stmt = select(t.id).order_by(t[VERSION], t.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where((t[VERSION] > after[0]) | ((t[VERSION] == after[0]) & (t.id > after[1])))
+    return [r[0] for r in conn.execute(stmt)]
+
+
 # --- the job list's page -----------------------------------------------------------------
 
 # A page row's values, in this order (the jobs table's own column order), then the count.

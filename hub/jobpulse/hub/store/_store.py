@@ -191,6 +191,18 @@ class Store:
             return None, None
         return versions[job_id], StoredJob(states[job_id], versions[job_id])
 
+    def newest_change(self) -> tuple[datetime, str] | None:
+        """(updated_at, id) of the job row written last: where a live stream starts."""
+        with self.engine.connect() as conn:
+            return _rows.newest_change(conn)
+
+    def changed_jobs(self, after: tuple[datetime, str] | None, limit: int) -> list[StoredJob]:
+        """Jobs written after ``after`` (updated_at, id), oldest change first."""
+        with self.engine.connect() as conn:
+            ids = _rows.changed_ids(conn, after, limit)
+            states, versions = _rows.load_states(conn, ids) if ids else ({}, {})
+        return [StoredJob(states[i], versions[i]) for i in ids if i in states]
+
     def list_jobs(self, f: JobFilter, skip: int, limit: int, include_disks: bool) -> JobPage:
         params = {name: value for name, value in vars(f).items() if value is not None}
         filters = tuple(params)

@@ -12,7 +12,8 @@ from jobpulse.hub import errors
 from jobpulse.hub.api.access import Scope, check_websocket, websocket_scope
 from jobpulse.hub.api.deps import InfluxDep, ReadAccess, StoreDep
 from jobpulse.hub.api.openapi import problems
-from jobpulse.hub.api.node_stream import DROP, HEARTBEAT
+from jobpulse.hub.api.backlog import DROP
+from jobpulse.hub.api.node_stream import HEARTBEAT
 from jobpulse.hub.api.chart_window import chart_query, chart_window, last_hour, step_seconds
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.influx import node_series_query, parse_series
