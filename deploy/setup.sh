@@ -18,6 +18,10 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 # The live page's browser tests drive Debian's Chromium (never a downloaded browser).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The deployment files' validators (tests/deploy): Debian's docker-compose loads the compose file
+# without an engine; systemd-analyze verifies the units.
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # Self-signed certificates for the TLS tests (hub and collector).
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # cgo (InfluxDB 2's sqlite and libflux) needs a C compiler.
@@ -37,7 +41,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   if ((created_policy)); then $sudo rm -f "$policy"; fi
 else
-  say "Debian packages present (influxdb, mariadb-server, python3-venv, chromium, openssl, restic, rclone, rsync, pv)"
+  say "Debian packages present (influxdb, mariadb-server, python3-venv, chromium, openssl, docker-compose, systemd, restic, rclone, rsync, pv)"
 fi
 
 # Go 1.21+ fetches the newer toolchain the collector's modules ask for (go 1.26) from the module
@@ -70,4 +74,6 @@ fi
 bash collector-config/build.sh >/dev/null
 # InfluxDB 2.7, what users run and the stack's default, from Go modules and crates into ~/.cache/jobpulse.
 bash deploy/influxdb2/build.sh >/dev/null
+# Helm, for `helm lint` / `helm template` of deploy/helm (tests/deploy): built from Go modules once.
+bash deploy/helm/build.sh >/dev/null
 say "ready"
