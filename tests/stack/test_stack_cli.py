@@ -106,6 +106,8 @@ def test_the_influxdb_version_is_kept_by_up_and_down_stops_the_one_running(tmp_p
         assert "InfluxDB 2.7.12 running" in status.stdout
         env = stack_cli("env", "--name", "v2", run_dir=run_dir, env=ports | clean)
         assert "export JOBPULSE_INFLUX_TOKEN=" in env.stdout, env.stdout + env.stderr
+        # an agent pointed by these exports carries the collector's token, or the collector refuses it
+        assert "export OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20" in env.stdout
     finally:
         down = stack_cli("down", "--name", "v2", run_dir=run_dir, env=ports | {INFLUXDB_VARIABLE: "1"})
         assert down.returncode == 0, down.stderr

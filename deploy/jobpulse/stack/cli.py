@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
         else:
             env = stack.agent_environment()
-            for key in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            # The headers carry the collector's token: without them the collector refuses the agent.
+            for key in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS"):
                 print(f"export {key}={env[key]}")
             for key, value in stack.hub_environment().items():
                 print(f"export {key}={value}")
