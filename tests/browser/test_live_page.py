@@ -90,7 +90,11 @@ def test_a_copy_progresses_live_and_its_view_ends_with_three_full_disk_bars(stac
         float(b.get_attribute("value")) == 100 for b in page.locator("#disks .disk progress").all()), 30,
              what="three disk bars at 100 %")
     assert page.locator("#job-title .status").text_content() == " (completed)"
-    wait_for(lambda: page.locator("#chart polyline").count() == 2, 20, what="the speed and progress chart")
+    # the chart covers the whole job once it ended: its progress line ends at the top (100 %, y = 20)
+    wait_for(lambda: page.locator("#chart polyline").count() == 2 and abs(float(
+        page.locator("#chart polyline.progress").get_attribute("points").split()[-1].split(",")[1]) - 20) < 1,
+             20, what="the chart of the whole job, up to 100 %")
+    assert len(page.locator("#chart polyline.speed").get_attribute("points").split()) >= 5
     screenshot(page, repo_root, "job-completed.png")
     assert w.clean, (w.console_errors, w.page_errors, w.dialogs)
 

@@ -11,6 +11,9 @@ let listStream = null;
 let jobStream = null;
 let nodeSocket = null;
 let openJob = null;
+let chartDrawnAt = 0;
+// The chart is redrawn from the series endpoint at most this often while its job runs.
+const CHART_EVERY_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -311,6 +314,7 @@ function svgText(text, x, y) {
 }
 
 async function drawChart(job) {
+  chartDrawnAt = Date.now();
   const span = (Date.parse(job.completed_at || new Date().toISOString()) - Date.parse(job.created_at)) / 1000;
   const step = `${Math.max(1, Math.ceil(span / 150))}s`;
   const id = encodeURIComponent(job.id);
@@ -349,6 +353,7 @@ function showJob(id) {
     const job = JSON.parse(event.data);
     merge(job);
     renderJob(job);
+    if (Date.now() - chartDrawnAt > CHART_EVERY_MS) drawChart(job);
   });
   jobStream.addEventListener("end", () => {
     jobStream.close();
