@@ -24,7 +24,9 @@ class Watched:
         return not (self.console_errors or self.page_errors or self.dialogs)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: Playwright's sync API runs an event loop in this thread while it is started, which
+# would break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def chromium():
     if not shutil.which(CHROMIUM):
         pytest.fail(f"no Chromium at {CHROMIUM}: run deploy/setup.sh (it installs Debian's chromium)")

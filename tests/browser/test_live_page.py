@@ -44,12 +44,19 @@ def stack(tmp_path, mysql_url, influxdb, collector, mariadb):
     agents = []
 
     def agent(job_id, *args):
+        # Registered first: the hub takes no other job from the session's shared InfluxDB (silent jobs of
+        # earlier tests would make a killed agent look like a pipeline outage: pipeline_down, not stalled).
+        disks = int(args[args.index("--demo-disks") + 1])
+        r = httpx.post(f"{hub.url}/api/v1/jobs", headers=AUTH, timeout=10, json={
+            "id": job_id, "job_type": "backup", "machine": "vm-page",
+            "disks": [{"disk_index": i} for i in range(disks)]})
+        assert r.status_code == 201, r.text
         a = Agent(env, tmp_path / job_id, job_id, "backup", "vm-page", *args)
         agents.append(a)
         return a
 
     with hub_process(tmp_path / "hub", mysql_url, influxdb, TOKEN, stalled_after=str(STALLED_AFTER),
-                     webhook_user=WEBHOOK_AUTH[0], webhook_password=WEBHOOK_AUTH[1]) as hub:
+                     webhook_user=WEBHOOK_AUTH[0], webhook_password=WEBHOOK_AUTH[1], auto_register="false") as hub:
         try:
             yield {"hub": hub, "agent": agent, "grafana": GrafanaMySQL(mariadb, database_of(mysql_url))}
         finally:

@@ -4,6 +4,7 @@ row reaches each, the number of clients is bounded, and a client that does not r
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 
 import pytest
@@ -49,7 +50,9 @@ def test_every_change_reaches_every_client_once(sqlite_url):
         await stream.close()
         return list(seen.values())
 
-    first, second = asyncio.run(scenario())
+    # A thread of its own: the test session's thread may already run an event loop (a browser driver).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first, second = pool.submit(asyncio.run, scenario()).result()
     assert first == second == ["live-0", "live-1", "live-2"]
 
 
