@@ -12,13 +12,12 @@ once, then applies these; after a reconnect it loads the list again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from datetime import datetime
 
 from fastapi.concurrency import run_in_threadpool
 
-from jobpulse.hub.api.backlog import Subscriber
+from jobpulse.hub.api.backlog import Broadcaster, Subscriber
 
 from jobpulse.hub.schemas import JobPublic
 from jobpulse.hub.store import Store
@@ -26,36 +25,23 @@ from jobpulse.hub.store import Store
 BATCH = 500
 
 
-class JobBroadcaster:
+class JobBroadcaster(Broadcaster):
     def __init__(self, store: Store, interval: float, max_clients: int, backlog: int) -> None:
+        super().__init__(interval, max_clients, backlog, "jobpulse-job-stream")
         self._store = store
-        self._interval = interval
-        self._max_clients = max_clients
-        self._backlog = backlog
-        self._clients: set[Subscriber] = set()
         # (updated_at, id) of the newest change already sent: rows written in one transaction
         # share their updated_at, so the id breaks the tie when a batch is cut at BATCH rows.
         self._mark: tuple[datetime, str] | None = None
-        self._task: asyncio.Task | None = None
-
-    @property
-    def clients(self) -> int:
-        return len(self._clients)
 
     async def subscribe(self) -> Subscriber | None:
         """A new client; None when the hub has as many as it takes."""
-        if len(self._clients) >= self._max_clients:
-            return None
         client = Subscriber(self._backlog)
-        self._clients.add(client)
-        if self._task is None or self._task.done():
-            if self._mark is None:
-                self._mark = await run_in_threadpool(self._store.newest_change)
-            self._task = asyncio.create_task(self._run(), name="jobpulse-job-stream")
+        if not self._admit(client):
+            return None
+        if self._mark is None and (self._task is None or self._task.done()):
+            self._mark = await run_in_threadpool(self._store.newest_change)
+        self._ensure_running(self._run)
         return client
-
-    def unsubscribe(self, client: Subscriber) -> None:
-        self._clients.discard(client)
 
     async def _run(self) -> None:
         while self._clients:
@@ -72,9 +58,3 @@ class JobBroadcaster:
             if len(changed) < BATCH:
                 await asyncio.sleep(self._interval)
         self._mark = None  # no client: the next one starts from then, not from a stale mark
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

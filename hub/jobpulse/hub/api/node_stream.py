@@ -10,14 +10,13 @@ interval. Close codes: 1013 too many clients, 1008 the client fell behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi.concurrency import run_in_threadpool
 
-from jobpulse.hub.api.backlog import Subscriber
+from jobpulse.hub.api.backlog import Broadcaster, Subscriber
 
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.schemas import NodePublic
@@ -35,32 +34,23 @@ def _message(node: StoredNode, now: datetime) -> str:
     return json.dumps({"type": "node", "data": NodePublic.of(node, now).model_dump(mode="json")})
 
 
-class NodeBroadcaster:
+class NodeBroadcaster(Broadcaster):
     def __init__(self, store: Store, interval: float, max_clients: int, backlog: int) -> None:
+        super().__init__(interval, max_clients, backlog, "jobpulse-node-stream")
         self._store = store
-        self._interval = interval
-        self._max_clients = max_clients
-        self._backlog = backlog
-        self._clients: set[Client] = set()
         self._seen: dict[str, datetime] = {}
-        self._task: asyncio.Task | None = None
 
     async def subscribe(self, node: str | None) -> Client | None:
         """A new client primed with the current rows; None when the hub has as many as it takes."""
-        if len(self._clients) >= self._max_clients:
-            return None
         client = Client(backlog=self._backlog, node=node)
-        self._clients.add(client)
+        if not self._admit(client):
+            return None
         now = utcnow()
         for row in await run_in_threadpool(self._store.list_nodes):
             if node in (None, row.state.node_id):
                 client.offer(_message(row, now))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="jobpulse-node-stream")
+        self._ensure_running(self._run)
         return client
-
-    def unsubscribe(self, client: Client) -> None:
-        self._clients.discard(client)
 
     async def _run(self) -> None:
         while self._clients:
@@ -79,9 +69,3 @@ class NodeBroadcaster:
                     if client.node in (None, node_id):
                         client.offer(message)
             await asyncio.sleep(self._interval)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

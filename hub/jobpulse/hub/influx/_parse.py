@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from jobpulse.hub.core.clock import from_epoch
@@ -155,11 +155,13 @@ def _series_kind(name) -> tuple[str, str | None] | None:
     return None
 
 
-def parse_cycle_result(payload: Mapping, owners: Mapping[str, str] | None = None) -> dict[str, Observation]:
+def parse_cycle_result(payload: Mapping, owner_of: Callable[[str], str | None] | None = None
+                       ) -> dict[str, Observation]:
     """/query JSON (epoch=u) of ``cycle_query`` (or of ``naive_query``) -> one Observation
     per job id. Points of one job id from several senders (``service.instance.id``) are kept
-    apart: the observation is the one of ``owners[job_id]`` when it reported, else of the sender
-    whose first point is the earliest, and carries the others as ``rivals``.
+    apart: the observation is the one of ``owner_of(job_id)`` when it reported, else of the sender
+    whose first point is the earliest, and carries the others as ``rivals`` (asked only for
+    such jobs, so a cycle never builds a map of every job's owner).
 
     This is the reconciler's hot loop (a row per point of the window: 440 000 at 10 000
     four-disk jobs), so each series' layout is resolved once and rows are read by index.
@@ -234,7 +236,7 @@ def parse_cycle_result(payload: Mapping, owners: Mapping[str, str] | None = None
     out = {}
     for job_id, found in by_id.items():
         if len(found) > 1:
-            owner = (owners or {}).get(job_id)
+            owner = owner_of(job_id) if owner_of else None
             found.sort(key=lambda o: (o.sender != owner, firsts[(job_id, o.sender)], o.sender or ""))
             out[job_id] = dataclasses.replace(found[0], rivals=tuple(found[1:]))
         else:

@@ -132,7 +132,7 @@ class Reconciler:
         since = self._window_start(now)
         t0 = time.perf_counter()
         payload = self.influx.query(cycle_query(since))
-        observations = parse_cycle_result(payload, {i: s.sender for i, s in self._cache.items() if s.sender})
+        observations = parse_cycle_result(payload, self._sender_of)
         invalid = self._drop_invalid(observations)
         nodes = self._plan_nodes(parse_node_result(payload))
         t1 = time.perf_counter()
@@ -194,6 +194,10 @@ class Reconciler:
             states, versions = self.store.load_states(missing)
             self._cache.update(states)
             self._versions.update(versions)
+
+    def _sender_of(self, job_id: str) -> str | None:
+        state = self._cache.get(job_id)
+        return state.sender if state is not None else None
 
     def _speed_key(self, obs: Observation) -> tuple[str, str]:
         base = self._cache.get(obs.job_id) or new_job(obs)
