@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from jobpulse.hub.state import (
     Observation,
     apply_observation,
     format_silence,
+    is_late,
     mark_stale,
 )
 
@@ -164,3 +166,28 @@ def test_the_rest_of_the_final_export_still_counts_and_nothing_later_does():
     later = apply_observation(rest, Observation(job_id="j", time=end + timedelta(seconds=1), status="running",
                                                 bytes_transferred=9_999_999))
     assert later == rest
+
+
+def test_the_sender_repeating_its_end_completes_the_figures_and_is_not_late():
+    """An agent exports a finished job until it shuts down: the ending's export, then the final one a
+    millisecond later. A cycle that saw only the status of the first (the bytes not yet visible) must
+    take the figures from the second; the job ended 1.5 MiB short for good in a CI run."""
+    size = 25165829
+    job = JobState(id="j", job_type="backup", machine="m", created_at=T0, sender="agent-a")
+    job = apply_observation(job, Observation(job_id="j", time=T0, sender="agent-a", status="running",
+                                             bytes_transferred=23658496, total_bytes=size))
+    end = T0 + timedelta(seconds=2)
+    seen_in_part = apply_observation(job, Observation(job_id="j", time=end, sender="agent-a", status=COMPLETED))
+    assert seen_in_part.status == COMPLETED and seen_in_part.bytes_transferred == 23658496
+    final = Observation(job_id="j", time=end + timedelta(milliseconds=1), sender="agent-a", status=COMPLETED,
+                        bytes_transferred=size, total_bytes=size, disks=(DiskObservation(0, size, size, "completed"),))
+    assert not is_late(seen_in_part, final)
+    done = apply_observation(seen_in_part, final)
+    assert done.bytes_transferred == size and done.progress_percent == 100.0 and done.status == COMPLETED
+    assert done.completed_at == seen_in_part.completed_at and done.last_telemetry_at == end
+
+    for other in ("forger", None):  # another process, or a sender that cannot be told from a re-used id
+        again = dataclasses.replace(final, sender=other)
+        assert is_late(seen_in_part, again) and apply_observation(seen_in_part, again) == seen_in_part
+    rerun = dataclasses.replace(final, status="running", bytes_transferred=1)
+    assert is_late(seen_in_part, rerun) and apply_observation(seen_in_part, rerun) == seen_in_part

@@ -6,7 +6,8 @@ Rules:
 - terminal states (completed, failed, cancelled) are frozen: no later point changes any
   figure (a failed job shown at 100 % would be a lie); ``is_late`` tells a point that came
   after the end from a replay of the overlapping reconcile windows; only the rest of the final
-  export itself (same time, seen in two parts) may still raise the counters;
+  export itself (same time, seen in two parts), or the sender repeating the same end, may still
+  raise the counters;
 - on completion the job's bytes are the sum of its disks' bytes (the seeds' bug);
 - ``last_telemetry_at`` is the newest point's own time;
 - stalled returns to running only on a point newer than the stall's last point;
@@ -119,17 +120,27 @@ def _rest_of_the_final_export(state: JobState, obs: Observation) -> JobState:
                                disks=disks)
 
 
+def _repeats_the_end(state: JobState, obs: Observation) -> bool:
+    """``obs`` is the ended job's own sender still reporting the same end: an agent exports a
+    finished job until it shuts down (the ending's export, then the final one a moment later),
+    and a cycle may have seen only part of the first (see ``_rest_of_the_final_export``). A sender
+    without an identity (a legacy post) cannot be told from a run re-using the id, so it never is."""
+    return obs.sender is not None and obs.sender == state.sender and obs.status == state.status
+
+
 def is_late(state: JobState, obs: Observation) -> bool:
     """``obs`` came after the job ended (a late sender, or a run re-using the id): newer than
-    the job's last telemetry. Older or equal points are replays of the window's overlap."""
-    return state.terminal and (state.last_telemetry_at is None or obs.time > state.last_telemetry_at)
+    the job's last telemetry and not its sender repeating the end. Older or equal points are
+    replays of the window's overlap."""
+    return state.terminal and (state.last_telemetry_at is None or obs.time > state.last_telemetry_at) \
+        and not _repeats_the_end(state, obs)
 
 
 def apply_observation(state: JobState, obs: Observation) -> JobState:
     """The job after ``obs``. Pure, idempotent: applying the same observation twice
     yields the same state (reconcile windows overlap). A terminal job is returned as it is."""
     if state.terminal:
-        if obs.time != state.last_telemetry_at:
+        if obs.time != state.last_telemetry_at and not _repeats_the_end(state, obs):
             return state
         return _rest_of_the_final_export(state, obs)
     newer = state.last_telemetry_at is None or obs.time >= state.last_telemetry_at
