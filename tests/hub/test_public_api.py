@@ -39,10 +39,10 @@ def test_domain_packages_all():
     ]
     assert jobpulse.hub.influx.__all__ == [
         "NODE_SERIES_QUANTITIES", "InfluxClient", "InfluxConnectionError", "InfluxError",
-        "InfluxQueryError", "InfluxResponseError", "SeriesLine", "cycle_query", "grouped_window_query", "last_per_series_query",
-        "naive_query",
-        "node_series_query", "parse_cycle_result", "parse_node_result", "parse_series", "parse_step",
-        "quote_ident", "quote_literal", "series_aggregate", "series_query", "snapshot_lines", "time_literal",
+        "InfluxQueryError", "InfluxResponseError", "InfluxTimeoutError", "SeriesLine", "cycle_query", "grouped_window_query", "last_per_series_query",
+        "naive_query", "narrowed_cycle_query",
+        "node_series_query", "parse_cycle_result", "parse_node_result", "parse_probe_result", "parse_series",
+        "parse_step", "probe_query", "quote_ident", "quote_literal", "series_aggregate", "series_query", "snapshot_lines", "time_literal",
     ]
     for package in (jobpulse.hub.reconciler, jobpulse.hub.store, jobpulse.hub.state, jobpulse.hub.influx):
         for name in package.__all__:

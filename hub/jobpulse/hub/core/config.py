@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # Points may reach InfluxDB a little after their timestamp (collector batching):
     # every window reaches this far behind the newest point already seen.
     reconcile_overlap: float = Field(default=15.0, ge=0)
+    # A cycle first asks which jobs sent points (one series per job), then reads only their
+    # series while they are at most this share of the jobs seen in the last hour: InfluxDB
+    # pays for every series of the window's shard, reporting or not. 0: always the whole window.
+    reconcile_narrow_ratio: float = Field(default=0.4, ge=0, le=1)
     # Widest window after a start or an outage; older telemetry is history, not state.
     reconcile_max_lookback: float = Field(default=3600.0, gt=0)
     reconcile_max_backoff: float = Field(default=30.0, gt=0)

@@ -7,6 +7,7 @@ from ._client import (
     InfluxError,
     InfluxQueryError,
     InfluxResponseError,
+    InfluxTimeoutError,
 )
 from ._influxql import (
     NODE_SERIES_QUANTITIES,
@@ -14,8 +15,10 @@ from ._influxql import (
     grouped_window_query,
     last_per_series_query,
     naive_query,
+    narrowed_cycle_query,
     node_series_query,
     parse_step,
+    probe_query,
     quote_ident,
     quote_literal,
     series_aggregate,
@@ -23,7 +26,7 @@ from ._influxql import (
     time_literal,
 )
 from ._nodes import parse_node_result
-from ._parse import SeriesLine, parse_cycle_result, parse_series
+from ._parse import SeriesLine, parse_cycle_result, parse_probe_result, parse_series
 from ._snapshot_points import snapshot_lines
 
 __all__ = [
@@ -33,16 +36,20 @@ __all__ = [
     "InfluxError",
     "InfluxQueryError",
     "InfluxResponseError",
+    "InfluxTimeoutError",
     "SeriesLine",
     "cycle_query",
     "grouped_window_query",
     "last_per_series_query",
     "naive_query",
+    "narrowed_cycle_query",
     "node_series_query",
     "parse_cycle_result",
     "parse_node_result",
+    "parse_probe_result",
     "parse_series",
     "parse_step",
+    "probe_query",
     "quote_ident",
     "quote_literal",
     "series_aggregate",

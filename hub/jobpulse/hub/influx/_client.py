@@ -27,6 +27,11 @@ class InfluxConnectionError(InfluxError):
     pass
 
 
+class InfluxTimeoutError(InfluxConnectionError):
+    """InfluxDB took the request but did not answer within the timeout (an overloaded server or
+    too wide a query), as against one that cannot be reached."""
+
+
 class InfluxResponseError(InfluxError):
     pass
 
@@ -112,6 +117,8 @@ class InfluxClient:
             resp = self._client.post(
                 "/query", data={"db": self.database, "q": q, "epoch": epoch}
             )
+        except httpx.ReadTimeout as err:
+            raise InfluxTimeoutError(f"no answer within {self._client.timeout.read:g} s: {err}") from err
         except httpx.HTTPError as err:
             raise InfluxConnectionError(f"{type(err).__name__}: {err}") from err
         try:

@@ -244,6 +244,23 @@ def parse_cycle_result(payload: Mapping, owner_of: Callable[[str], str | None] |
     return out
 
 
+def parse_probe_result(payload: Mapping) -> set[str]:
+    """/query JSON of ``probe_query`` -> the ids of the jobs that sent a point in the window."""
+    out: set[str] = set()
+    for result in payload.get("results") or ():
+        for series in result.get("series") or ():
+            columns = series.get("columns") or ()
+            try:
+                ji = columns.index(ATTR_JOB_ID)
+            except ValueError:
+                continue
+            for row in series.get("values") or ():
+                job_id = row[ji] if len(row) > ji else None
+                if job_id and type(job_id) is str:
+                    out.add(job_id)
+    return out
+
+
 SeriesLine = tuple[int | None, list[tuple[datetime, float]]]
 
 

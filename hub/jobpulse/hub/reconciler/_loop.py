@@ -27,7 +27,8 @@ from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.config import Settings
 from jobpulse.hub.core.db import make_engine
-from jobpulse.hub.influx import InfluxClient, cycle_query, parse_cycle_result, parse_node_result
+from jobpulse.hub.influx import (InfluxClient, InfluxTimeoutError, cycle_query, narrowed_cycle_query,
+                                 parse_cycle_result, parse_node_result, parse_probe_result, probe_query)
 from jobpulse.hub.state import (
     JobState,
     NodeState,
@@ -50,6 +51,12 @@ _UNKNOWN_REMEMBERED = 10_000
 # Usual speeds are re-read this often at least: jobs completed through another replica's legacy
 # endpoint do not pass through this loop.
 _USUAL_TTL = 300.0
+# Windows up to this wide are probed first (steady state: the overlap plus a cycle or two).
+_PROBE_WINDOW_SECONDS = 120.0
+# How long a job that reported counts among the series a whole-window read visits.
+_SEEN_HORIZON = 3600.0
+# The narrowest catch-up slice: about one export of every job.
+_MIN_SPAN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,10 @@ class CycleResult:
     newest_point_at: datetime | None = None
     query_seconds: float = 0.0
     write_seconds: float = 0.0
+    # Whether the cycle read only the series of the jobs that reported (after a probe).
+    narrowed: bool = False
+    # The window ended before now: a catch-up in slices, the next one due at once.
+    catching_up: bool = False
 
 
 class Reconciler:
@@ -106,6 +117,14 @@ class Reconciler:
         # The usual speed per (machine, job type) of the jobs in flight; a completion drops its key.
         self._usual: dict[tuple[str, str], int | None] = {}
         self._usual_read_at = 0.0
+        # Job id -> when (monotonic) it last reported: about the jobs whose series a whole-window
+        # read visits, the denominator of the narrowing rule.
+        self._seen: dict[str, float] = {}
+        self._seen_pruned = 0.0
+        # The widest window a cycle reads while it catches up (seconds; None: up to now), halved
+        # each time InfluxDB timed out, and where the last slice ended.
+        self._span: float | None = None
+        self._slice_end: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Serializes run_once between the loop thread and callers (tests, shutdown).
@@ -130,9 +149,25 @@ class Reconciler:
             return CycleResult(leader=False)
         now = self._clock()
         since = self._window_start(now)
+        until = None
+        if self._span is not None and (now - since).total_seconds() > self._span:
+            until = since + timedelta(seconds=self._span)
         t0 = time.perf_counter()
-        payload = self.influx.query(cycle_query(since))
+        try:
+            reported = self._probe(now, since) if until is None else None
+            narrowed = reported is not None
+            payload = self.influx.query(narrowed_cycle_query(since, reported) if narrowed
+                                        else cycle_query(since, until))
+        except InfluxTimeoutError:
+            # Each retry of a window that timed out would be wider still (it grows from the last
+            # point seen): halve it instead, and catch up in slices that InfluxDB can answer.
+            width = ((until or now) - since).total_seconds()
+            self._span = max(_MIN_SPAN_SECONDS, width / 2)
+            logger.warning("InfluxDB did not answer a %.0f s window in time; reading at most %.0f s per cycle",
+                           width, self._span)
+            raise
         observations = parse_cycle_result(payload, self._sender_of)
+        self._mark_seen(observations)
         invalid = self._drop_invalid(observations)
         nodes = self._plan_nodes(parse_node_result(payload))
         t1 = time.perf_counter()
@@ -165,11 +200,33 @@ class Reconciler:
         self._unknown_written = unknown
         self._remember(commit.reloaded, commit.versions, commit.written, now, observations)
         self._newest = newest
+        self._slice_end = until
+        if until is None:
+            self._span = None  # caught up: a steady window is narrow anyway
         return CycleResult(
             leader=True, since=since, observed=len(observations), written=len(commit.written),
             registered=sum(1 for base, _ in commit.written if base is None), unknown=len(self._unknown),
-            newest_point_at=newest, query_seconds=t1 - t0, write_seconds=t2 - t1,
+            newest_point_at=newest, query_seconds=t1 - t0, write_seconds=t2 - t1, narrowed=narrowed,
+            catching_up=until is not None,
         )
+
+    def _probe(self, now: datetime, since: datetime) -> set[str] | None:
+        """The jobs that reported in the window, when few enough to read only theirs; None: read
+        the whole window. A cold start or a catch-up after an outage reads the whole window at
+        once (probing it would read its status points twice)."""
+        ratio = self.settings.reconcile_narrow_ratio
+        widest = timedelta(seconds=max(_PROBE_WINDOW_SECONDS, 4 * self.settings.reconcile_overlap))
+        if not ratio or self._newest is None or now - since > widest:
+            return None
+        reported = parse_probe_result(self.influx.query(probe_query(since)))
+        return reported if len(reported) <= ratio * max(len(self._seen), len(reported)) else None
+
+    def _mark_seen(self, job_ids) -> None:
+        mono = time.monotonic()
+        self._seen.update(dict.fromkeys(job_ids, mono))
+        if mono - self._seen_pruned > 60:
+            self._seen = {j: t for j, t in self._seen.items() if mono - t <= _SEEN_HORIZON}
+            self._seen_pruned = mono
 
     def _lead(self) -> bool:
         """Hold (or take) the leader lock; a replica that is not the leader keeps no state."""
@@ -311,6 +368,10 @@ class Reconciler:
 
     def _window_start(self, now: datetime) -> datetime:
         floor = now - timedelta(seconds=self.settings.reconcile_max_lookback)
+        if self._slice_end is not None:
+            # Catching up: the next slice starts where the last one ended, even if it held no
+            # point (a window tied to the newest point would never leave an empty slice).
+            return max(self._slice_end, floor)
         if self._newest is None:
             return floor
         start = min(self._newest, now) - timedelta(seconds=self.settings.reconcile_overlap)
@@ -329,10 +390,10 @@ class Reconciler:
         failures = 0
         while not self._stop.is_set():
             try:
-                self.run_once()
+                result = self.run_once()
                 failures = 0
                 self.last_error = None
-                delay = self.settings.reconcile_interval
+                delay = 0.0 if result.catching_up else self.settings.reconcile_interval
             except Exception as err:  # noqa: BLE001 - the loop must survive any outage
                 failures += 1
                 self.last_error = f"{type(err).__name__}: {err}"
