@@ -26,6 +26,10 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # cgo (InfluxDB 2's sqlite and libflux) needs a C compiler.
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# mysqlclient (the hub's C MySQL driver) builds against MariaDB's client library.
+pkg-config --exists libmariadb 2>/dev/null || need+=(pkg-config libmariadb-dev)
+# wrk drives the hub's HTTP benchmark (bench/bench_hub.py): a Python client measures itself.
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 # The tools `jobpulse-agent run` adapts, for the adapter tests and the pipe benchmark.
 for tool in restic rclone rsync pv; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
 if ((${#need[@]})); then
@@ -41,7 +45,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   if ((created_policy)); then $sudo rm -f "$policy"; fi
 else
-  say "Debian packages present (influxdb, mariadb-server, python3-venv, chromium, openssl, docker-compose, systemd, restic, rclone, rsync, pv)"
+  say "Debian packages present (influxdb, mariadb-server, python3-venv, chromium, openssl, docker-compose, systemd, libmariadb-dev, wrk, restic, rclone, rsync, pv)"
 fi
 
 # Go 1.21+ fetches the newer toolchain the collector's modules ask for (go 1.26) from the module
@@ -65,7 +69,7 @@ if [[ ! -x .venv/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     .venv/bin/pip uninstall -q -y urllib3-future urllib3
     rm -rf .venv/lib/python3*/site-packages/urllib3
   fi
-  URLLIB3_NO_OVERRIDE=1 .venv/bin/pip install -q --no-binary urllib3-future -e '.[hub,grafana,stack,test]'
+  URLLIB3_NO_OVERRIDE=1 .venv/bin/pip install -q --no-binary urllib3-future -e '.[hub,mysqlclient,grafana,stack,test]'
   echo "$want" > "$stamp"
 else
   say "Python environment up to date (.venv)"

@@ -39,11 +39,15 @@ def influx_db(influxdb):
         influxdb.drop_database(name)
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+@pytest.fixture(params=["sqlite", "mysql", "mysql+pymysql"])
 def db_url(request) -> str:
-    """A migrated database of each kind the hub supports: the embedded SQLite default and
-    the session's real MariaDB."""
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "hub_mysql_url")
+    """A migrated database of each kind the hub supports: the embedded SQLite default and the
+    session's real MariaDB, through the driver a ``mysql://`` URL gets (mysqlclient, which
+    set-up installs) and through PyMySQL, the pure-Python one a plain ``jobpulse[hub]`` has."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    url = request.getfixturevalue("hub_mysql_url")
+    return url.replace("mysql://", f"{request.param}://", 1)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ class MariaDB(ServerProcess):
         return self._password() if callable(self._password) else self._password
 
     def url(self, database: str) -> str:
-        return f"mysql+pymysql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+        return f"mysql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
 
     def start(self, timeout: float = 90.0) -> None:
         if self.running:

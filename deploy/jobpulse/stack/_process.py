@@ -93,6 +93,11 @@ class ServerProcess:
     def running(self) -> bool:
         return read_pid(self._pid_file) is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The running server's pid (None when stopped)."""
+        return read_pid(self._pid_file)
+
     def start(self) -> None:
         raise NotImplementedError
 

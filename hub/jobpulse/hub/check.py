@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from jobpulse.hub.core.config import Settings
-from jobpulse.hub.core.db import DB_ERRORS
+from jobpulse.hub.core.db import DB_ERRORS, resolve_url
 from jobpulse.hub.influx import InfluxClient, InfluxError
 from jobpulse.hub.migrations import revisions
 
@@ -56,7 +56,7 @@ def check(settings: Settings) -> tuple[bool, list[str]]:
     trusted = settings.legacy_trusted_networks.strip() or "none"
     lines = [
         f"settings: ok (serving on {settings.host}:{settings.port})",
-        f"database: {db} [{make_url(settings.database_url).render_as_string(hide_password=True)}]",
+        f"database: {db} [{resolve_url(settings.database_url).render_as_string(hide_password=True)}]",
         f"influxdb: {influx} [{settings.influx_url}]",
         f"writes: {writes}",
         f"webhook: {webhook}",

@@ -24,7 +24,7 @@ from jobpulse.hub.api.node_stream import NodeBroadcaster
 from jobpulse.hub.api.openapi import complete_openapi
 from jobpulse.hub.core.cache import ResponseCache
 from jobpulse.hub.core.config import Settings, serving_problem
-from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine
+from jobpulse.hub.core.db import DB_ERRORS, database_unavailable, make_engine, make_reader_engine
 from jobpulse.hub.core.limits import BodyLimits
 from jobpulse.hub.influx import InfluxClient, InfluxError
 from jobpulse.hub.reconciler import Reconciler
@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None, *, influx_transport=None) -> Fa
     """Build the app. The schema must exist (``jobpulse.hub.migrations.upgrade``); the
     reconciler runs in the lifespan when ``settings.reconciler_enabled``."""
     settings = settings or Settings()
-    store = Store(make_engine(settings.database_url), ResponseCache(settings.list_cache_seconds))
+    store = Store(make_engine(settings.database_url), ResponseCache(settings.list_cache_seconds),
+                  reader=make_reader_engine(settings.database_url))
     thresholds = Thresholds(settings.stalled_after, settings.failed_after, settings.stuck_after,
                             settings.freshness_seconds, settings.node_down_after, settings.late_after,
                             settings.slow_after, settings.slow_ratio)

@@ -1,7 +1,9 @@
-"""A micro-cache for the job list: many GUI clients polling the same page share one
-database round trip per ``ttl`` seconds. Job state itself is at most one reconcile
-interval old, so a sub-second cache changes little for a reader; writes made by this
-process clear it at once (another replica's writes show within ``ttl``)."""
+"""The job list's two caches. ``ResponseCache``, a micro-cache of whole bodies: many GUI
+clients polling the same page share one database round trip per ``ttl`` seconds. Job state
+itself is at most one reconcile interval old, so a sub-second cache changes little for a
+reader; writes made by this process clear it at once (another replica's writes show within
+``ttl``). ``VersionedCache``, each job's JSON under its row version, which every request checks
+against the database: never stale, on any replica, with the micro-cache off too."""
 
 from __future__ import annotations
 
@@ -48,3 +50,29 @@ class ResponseCache:
         with self._lock:
             self._generation += 1
             self._entries.clear()
+
+
+class VersionedCache:
+    """What was built from a row, kept under the row's version (its ``updated_at``): asked for
+    a version it does not hold, it has nothing, so it never answers stale. The job list keeps
+    each job's JSON here: a page of 100 jobs then reads 100 ids and versions instead of 4 000
+    values, and serializes only the jobs that changed since any client last listed them.
+
+    No lock: one dict operation per call, which the GIL makes atomic, and at ``max_entries``
+    the whole dict is dropped (one rebuild of the pages in use) rather than ordered for LRU."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self._max = max_entries
+        self._entries: dict[object, tuple[str, bytes]] = {}
+
+    def get(self, key: object, version: str) -> bytes | None:
+        hit = self._entries.get(key)
+        return hit[1] if hit is not None and hit[0] == version else None
+
+    def put(self, key: object, version: str, value: bytes) -> None:
+        if len(self._entries) >= self._max:
+            self._entries = {}
+        self._entries[key] = (version, value)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from jobpulse.hub import errors
-from jobpulse.hub.core.cache import ResponseCache
+from jobpulse.hub.core.cache import ResponseCache, VersionedCache
 from jobpulse.hub.core.clock import utcnow
 from jobpulse.hub.core.db import write_guard
 from jobpulse.hub.models import (
@@ -78,12 +78,14 @@ class StoredNode:
 @dataclass(frozen=True)
 class JobPage:
     """One page of the job list as the database holds it (percentages rounded as in a JobState),
-    for the list endpoint to serialize without a JobState per row: each of ``rows`` holds the
-    values of ``JOB_FIELDS``, then
-    ``updated_at`` (then the count), the ``times`` among them as text, "YYYY-MM-DD
-    HH:MM:SS[.ffffff]" (naive UTC); ``disks`` maps a job id to its disks' ``DISK_FIELDS``
-    values by disk_index (only when asked for)."""
+    for the list endpoint to serialize without a JobState per row. ``order`` is the page's
+    (job id, version) pairs, newest job first, the version being ``updated_at`` as text.
+    ``rows`` are only the jobs the caller did not already hold at that version, in any order:
+    each holds the values of ``JOB_FIELDS``, then ``updated_at``, the ``times`` among them as
+    text, "YYYY-MM-DD HH:MM:SS[.ffffff]" (naive UTC); ``disks`` maps a job id of ``rows`` to
+    its disks' ``DISK_FIELDS`` values by disk_index (only when asked for)."""
 
+    order: Sequence[tuple[str, str]]
     rows: Sequence[Sequence]
     disks: Mapping[str, Sequence[tuple]]
     count: int
@@ -143,9 +145,14 @@ class CycleCommit:
 
 
 class Store:
-    def __init__(self, engine: Engine, list_cache: ResponseCache | None = None) -> None:
+    def __init__(self, engine: Engine, list_cache: ResponseCache | None = None, *,
+                 reader: Engine | None = None) -> None:
         self.engine = engine
+        # The job list's version reads (core.db.make_reader_engine); the engine where it has none.
+        self.reader = reader or engine
         self.list_cache = list_cache or ResponseCache(0)
+        # The list's JSON of each job, under (job id, with disks?) and its row version.
+        self.job_json = VersionedCache()
         self._late_logged: set[str] = set()
 
     def _changed(self) -> None:
@@ -157,6 +164,8 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
 
     # --- jobs ----------------------------------------------------------------------
 
@@ -203,17 +212,26 @@ class Store:
             states, versions = _rows.load_states(conn, ids) if ids else ({}, {})
         return [StoredJob(states[i], versions[i]) for i in ids if i in states]
 
-    def list_jobs(self, f: JobFilter, skip: int, limit: int, include_disks: bool) -> JobPage:
+    def list_jobs(self, f: JobFilter, skip: int, limit: int, include_disks: bool,
+                  held: Callable[[str, str], bool] = lambda _id, _version: False) -> JobPage:
+        """One page of the jobs matching ``f``; whole rows only of the jobs for which
+        ``held(job_id, version)`` is false (the caller's copy is older, or it has none)."""
         params = {name: value for name, value in vars(f).items() if value is not None}
         filters = tuple(params)
-        with self.engine.connect() as conn:
-            rows = _rows.load_page(conn, filters, params | {"skip": skip, "limit": limit})
-            if rows:
-                count = rows[0][-1]
+        with self.reader.connect() as conn:
+            head = _rows.load_page(conn, filters, params | {"skip": skip, "limit": limit})
+            if head:
+                count = head[0][-1]
             else:  # past the last match (the count rides on the page's rows), or no match at all
                 count = conn.execute(_rows.count_statement(filters), params).scalar_one() if skip else 0
-            disks = _rows.load_page_disks(conn, [r[0] for r in rows]) if include_disks and rows else {}
-        return JobPage(rows, disks, count)
+        wanted = [job_id for job_id, version, _ in head if not held(job_id, version)]
+        rows, disks = [], {}
+        if wanted:
+            # One transaction: a job's row and its disks from one snapshot (on MySQL).
+            with self.engine.connect() as conn:
+                rows = _rows.load_page_rows(conn, wanted)
+                disks = _rows.load_page_disks(conn, wanted) if include_disks else {}
+        return JobPage([(job_id, version) for job_id, version, _ in head], rows, disks, count)
 
     def _read_modify_write(self, job_id: str, change: Callable[[JobState], tuple[JobState, object]]):
         """Lock one job's row, apply ``change`` to it and write the result if it differs.

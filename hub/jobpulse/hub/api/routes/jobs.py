@@ -33,14 +33,16 @@ from jobpulse.hub.store import JobFilter
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-# The job list is what every GUI polls: its body is built from the page's rows as plain values
-# and serialized in one call by pydantic-core (model_dump_json's own serializer, so numbers and
-# strings come out byte for byte the same), without a JobState, StoredJob or model per row.
-# tests/hub/test_list_fast_path.py holds it equal to JobsPublic's validated output.
+# The job list is what every GUI polls: each job's JSON is built from its row as plain values
+# and serialized by pydantic-core (model_dump_json's own serializer, so numbers and strings come
+# out byte for byte the same), without a JobState, StoredJob or model per row, and kept under
+# the row's version (store.job_json): a page reads every job's version and only the rows that
+# changed since. tests/hub/test_list_fast_path.py holds it equal to JobsPublic's validated output.
 _JOB_KEYS = JOB_FIELDS + ("updated_at",)
 assert tuple(JobPublic.model_fields) == _JOB_KEYS + ("node_url", "disks")
 assert tuple(DiskPublic.model_fields) == DISK_FIELDS
 _NODE = _JOB_KEYS.index("node")
+_VERSION = _JOB_KEYS.index("updated_at")
 
 
 # A few lists at a time build their page: the work is the GIL's, so more threads at once only
@@ -55,21 +57,39 @@ def _wire_time(stored: str) -> str:
     return (text[:-7] if text.endswith(".000000") else text) + "Z"
 
 
-def _page_json(page) -> bytes:
-    data = []
-    n = len(_JOB_KEYS)
+def _job_json(row, times: list[int], disks) -> bytes:
+    values = list(row[:len(_JOB_KEYS)])
+    for i in times:
+        if values[i] is not None:
+            values[i] = _wire_time(values[i])
+    job = dict(zip(_JOB_KEYS, values))
+    node = values[_NODE]
+    job["node_url"] = f"/api/v1/nodes/{quote(node, safe='')}" if node else None
+    job["disks"] = [dict(zip(DISK_FIELDS, d)) for d in disks]
+    return to_json(job, inf_nan_mode="null")
+
+
+def _list_json(store, f: JobFilter, skip: int, limit: int, include_disks: bool) -> bytes:
+    cache = store.job_json
+    held: dict[str, bytes] = {}
+
+    def have(job_id: str, version: str) -> bool:
+        body = cache.get((job_id, include_disks), version)
+        if body is not None:
+            held[job_id] = body
+        return body is not None
+
+    page = store.list_jobs(f, skip, limit, include_disks, have)
     times = [i for i, k in enumerate(_JOB_KEYS) if k in page.times]
     for row in page.rows:
-        values = list(row[:n])
-        for i in times:
-            if values[i] is not None:
-                values[i] = _wire_time(values[i])
-        job = dict(zip(_JOB_KEYS, values))
-        node = values[_NODE]
-        job["node_url"] = f"/api/v1/nodes/{quote(node, safe='')}" if node else None
-        job["disks"] = [dict(zip(DISK_FIELDS, d)) for d in page.disks.get(values[0], ())]
-        data.append(job)
-    return to_json({"data": data, "count": page.count}, inf_nan_mode="null")
+        body = _job_json(row, times, page.disks.get(row[0], ()))
+        cache.put((row[0], include_disks), row[_VERSION], body)
+        held[row[0]] = body
+    # JobsPublic's JSON, as pydantic-core writes it: no spaces, the fields in this order. The
+    # versions and the changed rows are two reads (the reader's, then one transaction): a job
+    # deleted in between is left out, one written in between is shown at its newer version.
+    jobs = b",".join(held[job_id] for job_id, _ in page.order if job_id in held)
+    return b'{"data":[' + jobs + b'],"count":' + str(page.count).encode() + b"}"
 
 
 @router.post("", response_model=JobPublic, status_code=201, dependencies=[WriteAccess], responses=problems(409))
@@ -105,7 +125,7 @@ def list_jobs(
         created_before=to_naive_utc(created_before) if created_before else None,
     )
     with _LIST_AT_ONCE:
-        body = _page_json(store.list_jobs(f, skip, limit, include_disks))
+        body = _list_json(store, f, skip, limit, include_disks)
     cache.put(key, body, generation)
     return Response(body, media_type="application/json")
 
