@@ -171,8 +171,9 @@ def test_unaddressable_node_names_are_refused_on_every_path(hub, collector, infl
 
 
 def test_node_series_from_its_host_metrics(hub, node):
-    wait_for(lambda: (n := _node(hub, node.node_name)) and n["network_rx_rate_mbps"] is not None, 20,
-             interval=0.5, what="the node with two snapshots")
+    # CPU utilization comes from the second scrape on (a rate), like the network's: both present
+    wait_for(lambda: (n := _node(hub, node.node_name)) and n["network_rx_rate_mbps"] is not None
+             and n["cpu_percent"] is not None, 20, interval=0.5, what="the node with two snapshots")
     url = f"{hub.url}/api/v1/nodes/{quote(node.node_name, safe='')}/series"
     for metric in ("cpu_percent", "memory_used_mb", "load_avg_1m", "network_rx_rate_mbps", "process_count"):
         r = httpx.get(url, params={"metric": metric, "step": "2s"}, timeout=10)

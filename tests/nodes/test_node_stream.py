@@ -65,6 +65,17 @@ def test_updates_are_pushed_on_change_and_filtered_by_node(hub):
         message, _ = receive_until(ws, lambda m: m["type"] == "heartbeat", 3)  # quiet: keep-alive
 
 
+def test_a_client_is_sent_every_node_even_when_there_are_more_than_its_backlog(hub):
+    marker = uuid.uuid4().hex[:6]
+    nodes = {f"many-{marker}-{i:02d}" for i in range(20)}  # the backlog is 8
+    with httpx.Client(base_url=hub.url, timeout=5) as api:
+        for node in sorted(nodes):
+            post(api, node, 5.0)
+    with connect(stream_url(hub)) as ws:
+        seen = set()
+        receive_until(ws, lambda m: m["type"] == "node" and (seen.add(m["data"]["node_id"]) or nodes <= seen), 5)
+
+
 def test_a_slow_client_is_dropped_without_delaying_another(hub):
     url = urlparse(hub.url)
     raw = socket.socket()

@@ -19,7 +19,13 @@ class Subscriber:
     dropped: bool = False
 
     def offer(self, message: str) -> None:
-        if self.dropped:
+        self.offer_round((message,))
+
+    def offer_round(self, messages) -> None:
+        """One poll's messages, taken whole unless the client still holds ``backlog`` messages of
+        earlier rounds: a burst (every node at a hub's start, a catch-up after an outage) is not
+        a slow reader, and what it holds stays bounded by one round beyond the backlog."""
+        if self.dropped or not messages:
             return
         if self.queue.qsize() >= self.backlog:
             self.dropped = True
@@ -27,7 +33,8 @@ class Subscriber:
                 self.queue.get_nowait()
             self.queue.put_nowait(DROP)
             return
-        self.queue.put_nowait(message)
+        for message in messages:
+            self.queue.put_nowait(message)
 
 
 class Broadcaster:

@@ -28,6 +28,9 @@ HEARTBEAT = json.dumps({"type": "heartbeat"})
 @dataclass(eq=False)
 class Client(Subscriber):
     node: str | None = None
+    # The rows as they were on connect, sent before the backlog: a hub with more nodes than the
+    # backlog holds must still admit a client that reads (the backlog bounds what it falls behind).
+    initial: tuple[str, ...] = ()
 
 
 def _message(node: StoredNode, now: datetime) -> str:
@@ -45,10 +48,13 @@ class NodeBroadcaster(Broadcaster):
         client = Client(backlog=self._backlog, node=node)
         if not self._admit(client):
             return None
+        rows = await run_in_threadpool(self._store.list_nodes)
         now = utcnow()
-        for row in await run_in_threadpool(self._store.list_nodes):
-            if node in (None, row.state.node_id):
-                client.offer(_message(row, now))
+        # The rows just read are what every client is now sent (the others their changes, this one
+        # all of them), so the poll does not send them all again: on its first round it would
+        # fill every backlog at once and drop every client of a hub with more nodes than that.
+        self._offer_changes(rows, now, skip=client)
+        client.initial = tuple(_message(row, now) for row in rows if node in (None, row.state.node_id))
         self._ensure_running(self._run)
         return client
 
@@ -58,14 +64,18 @@ class NodeBroadcaster(Broadcaster):
                 rows = await run_in_threadpool(self._store.list_nodes)
             except Exception:  # noqa: BLE001 - a database outage pauses the stream, never ends it
                 rows = []
-            now = utcnow()
-            for row in rows:
-                node_id = row.state.node_id
-                if self._seen.get(node_id) == row.updated_at:
-                    continue
-                self._seen[node_id] = row.updated_at
-                message = _message(row, now)
-                for client in list(self._clients):
-                    if client.node in (None, node_id):
-                        client.offer(message)
+            self._offer_changes(rows, utcnow())
             await asyncio.sleep(self._interval)
+
+    def _offer_changes(self, rows, now: datetime, skip: Client | None = None) -> None:
+        changed = []
+        for row in rows:
+            node_id = row.state.node_id
+            if self._seen.get(node_id) != row.updated_at:
+                self._seen[node_id] = row.updated_at
+                changed.append((node_id, _message(row, now)))
+        if not changed:
+            return
+        for client in list(self._clients):
+            if client is not skip:
+                client.offer_round([m for node_id, m in changed if client.node in (None, node_id)])

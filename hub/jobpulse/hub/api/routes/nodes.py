@@ -53,6 +53,8 @@ async def node_stream(websocket: WebSocket, node: str | None = None) -> None:
         return
     keepalive = websocket.app.state.settings.sse_keepalive
     try:
+        for message in client.initial:
+            await websocket.send_text(message)
         while True:
             try:
                 message = await asyncio.wait_for(client.queue.get(), keepalive)
