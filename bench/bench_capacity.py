@@ -321,8 +321,10 @@ def machine_busy() -> float:
 
 
 def server_pid(server) -> int:
-    # The stack keeps each server's pid only in its pid file (tests/stack/test_stack.py reads it too).
-    return int(server._pid_file.read_text().strip())
+    pid = server.pid
+    if pid is None:
+        raise RuntimeError(f"{type(server).__name__} is not running")
+    return pid
 
 
 class Probe:
