@@ -59,8 +59,12 @@ def test_a_fleet_survives_losing_its_leading_hub_and_a_collector(tmp_path, mysql
         os.kill(pid, signal.SIGKILL)  # the leading hub crashes
         killed_at = time.monotonic()
         second.kill()  # and so does a collector
-        survivors = [h for h in hubs if h.running]
-        assert len(survivors) == 2
+        # SIGKILL is delivered, not awaited: on a busy machine the process is gone a moment later.
+        def two_running():
+            alive = [h for h in hubs if h.running]
+            return alive if len(alive) == 2 else None
+
+        survivors = wait_for(two_running, 10, what="the killed hub to be gone")
 
         seen = set()
 

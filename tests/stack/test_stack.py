@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -50,8 +52,10 @@ def test_mariadb_serves_a_fresh_database_off_utc(mysql_url):
 def test_collector_is_healthy_and_stops_by_pid(collector):
     from jobpulse.stack import http_status
     assert http_status(collector.health_url) == 200
+    pid = collector.pid
+    assert pid is not None and Path(f"/proc/{pid}/exe").resolve().name.startswith("otelcol")
     collector.stop()
-    assert not collector.running
+    assert not collector.running and collector.pid is None
     assert http_status(collector.health_url) is None
     collector.start()
     assert http_status(collector.health_url) == 200
@@ -65,7 +69,7 @@ def test_influxdb2_runs_the_pinned_version_offline_with_one_least_privilege_toke
 
     health = httpx.get(f"{influxdb.url}/health").json()
     assert health["status"] == "pass" and health["version"] == "2.7.12"
-    server = psutil.Process(int(influxdb._pid_file.read_text()))
+    server = psutil.Process(influxdb.pid)
     assert "--reporting-disabled" in server.cmdline()
 
     def ask(client: str | None, method: str, path: str, **kw) -> int:
