@@ -150,6 +150,20 @@ class Node(Base):
     updated_at: Mapped[datetime] = mapped_column(UTC_DATETIME)
 
 
+class JobCount(Base):
+    """How many jobs are in each status, kept by every writer of ``jobs`` in its own transaction:
+    the job list's count of all jobs (or of one status) is a read of one to six rows instead of a
+    COUNT(*) over the table, which was most of MariaDB's time per page (0.9-1.0 of 1.2 ms at
+    10 000 jobs). A writer outside the hub would leave it wrong: the leader recounts every minute
+    (``Store.recount_jobs``)."""
+
+    __tablename__ = "job_counts"
+    __table_args__ = (TABLE_ARGS,)
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class PipelineState(Base):
     __tablename__ = "pipeline_state"
     __table_args__ = (TABLE_ARGS,)
@@ -171,6 +185,7 @@ class Setting(Base):
 
 jobs_table = Job.__table__
 disks_table = JobDisk.__table__
+job_counts_table = JobCount.__table__
 pipeline_table = PipelineState.__table__
 nodes_table = Node.__table__
 settings_table = Setting.__table__

@@ -57,6 +57,10 @@ _PROBE_WINDOW_SECONDS = 120.0
 _SEEN_HORIZON = 3600.0
 # The narrowest catch-up slice: about one export of every job.
 _MIN_SPAN_SECONDS = 5.0
+# The leader recounts job_counts this often (and on becoming the leader): the hub's own writers
+# keep it exact, this mends what a writer outside the hub (an older replica mid-upgrade, a hand
+# edit) left wrong.
+RECOUNT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class Reconciler:
         # each time InfluxDB timed out, and where the last slice ended.
         self._span: float | None = None
         self._slice_end: datetime | None = None
+        self._recounted_at: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Serializes run_once between the loop thread and callers (tests, shutdown).
@@ -147,6 +152,7 @@ class Reconciler:
     def _cycle(self) -> CycleResult:
         if not self._lead():
             return CycleResult(leader=False)
+        self._recount_if_due()
         now = self._clock()
         since = self._window_start(now)
         until = None
@@ -238,12 +244,19 @@ class Reconciler:
             self._versions.clear()
             self._nodes.clear()
             self._usual.clear()
+            self._recounted_at = None
             return False
         if not self._leader:
             self._cache, self._versions, self._newest = self.store.load_active()
             self._leader = True
             logger.info("reconciler %s is the leader (%d active jobs)", self.id, len(self._cache))
         return True
+
+    def _recount_if_due(self) -> None:
+        mono = time.monotonic()
+        if self._recounted_at is None or mono - self._recounted_at >= RECOUNT_SECONDS:
+            self.store.recount_jobs()
+            self._recounted_at = mono
 
     def _load_missing(self, ids: list[str]) -> None:
         missing = [i for i in ids if i not in self._cache]

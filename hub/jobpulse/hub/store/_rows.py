@@ -19,6 +19,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from jobpulse.hub.models import (
     PIPELINE_ROW_ID,
     disks_table,
+    job_counts_table,
     jobs_table,
     nodes_table,
     pipeline_table,
@@ -181,7 +182,7 @@ def page_statement(filters: tuple[str, ...]) -> Select:
     conds = _matching(filters)
     page = (select(t.id, t.created_at).where(*conds).order_by(t.created_at.desc(), t.id.desc())
             .offset(bindparam("skip")).limit(bindparam("limit")).subquery("page"))
-    total = select(func.count()).select_from(jobs_table).where(*conds).correlate(None).scalar_subquery()
+    total = count_statement(filters).correlate(None).scalar_subquery()
     j = jobs_table.alias("j")
     return (select(j.c.id, cast(j.c[VERSION], String), total.label("total"))
             .join_from(j, page, j.c.id == page.c.id)
@@ -192,8 +193,18 @@ _ROWS_STATEMENT = select(*(cast(jobs_table.c[c], String) if c in PAGE_TIMES else
                            for c in PAGE_COLUMNS)).where(jobs_table.c.id.in_(bindparam("ids", expanding=True)))
 
 
+# The filters job_counts answers: none (every job) or one status.
+_COUNTED = frozenset({"status"})
+
+
 @functools.lru_cache(maxsize=2 ** len(_MATCHES))
 def count_statement(filters: tuple[str, ...]) -> Select:
+    """The number of jobs matching ``filters``: from job_counts when it holds that figure (no
+    filter, or a status), else a COUNT(*) of the matching rows."""
+    if set(filters) <= _COUNTED:
+        c = job_counts_table.c
+        conds = [c.status == bindparam("status")] if filters else []
+        return select(func.coalesce(func.sum(c.n), 0)).where(*conds)
     return select(func.count()).select_from(jobs_table).where(*_matching(filters))
 
 
@@ -247,16 +258,24 @@ def _upsert(conn: Connection, table, params: list[dict], keys: tuple[str, ...], 
 
 def write_states(conn: Connection, states: Sequence[JobState], previous: Mapping[str, JobState | None],
                  now: datetime) -> None:
-    """Upsert ``states`` (jobs, then only the disks that differ from ``previous``)."""
+    """Upsert ``states`` (jobs, then only the disks that differ from ``previous``, then the
+    counts of the statuses that changed). ``previous`` must be the rows as they are, locked (a job
+    absent from it or None is new)."""
     if not states:
         return
     _upsert(conn, jobs_table, [_job_params(s, now) for s in states], ("id",), _JOB_UPDATED)
     disk_params = []
+    moves: dict[str, int] = {}
     for s in states:
         before = previous.get(s.id)
         old = {d.disk_index: d for d in before.disks} if before else {}
         disk_params += [_disk_params(s.id, d) for d in s.disks if old.get(d.disk_index) != d]
+        if before is None or before.status != s.status:
+            moves[s.status] = moves.get(s.status, 0) + 1
+            if before is not None:
+                moves[before.status] = moves.get(before.status, 0) - 1
     _upsert(conn, disks_table, disk_params, ("job_id", "disk_index"), _DISK_UPDATED)
+    _count_moves(conn, moves)
 
 
 def insert_job(conn: Connection, state: JobState, now: datetime) -> None:
@@ -264,6 +283,38 @@ def insert_job(conn: Connection, state: JobState, now: datetime) -> None:
     conn.execute(jobs_table.insert(), [_job_params(state, now)])
     if state.disks:
         conn.execute(disks_table.insert(), [_disk_params(state.id, d) for d in state.disks])
+    _count_moves(conn, {state.status: 1})
+
+
+def _count_moves(conn: Connection, moves: Mapping[str, int]) -> None:
+    # Last in its transaction and in status order: the count rows are every writer's, so they
+    # are locked for the shortest time, and always in one order (no deadlock between writers).
+    c = job_counts_table.c
+    for status in sorted(moves):
+        if not moves[status]:
+            continue
+        done = conn.execute(update(job_counts_table).where(c.status == status)
+                            .values(n=c.n + moves[status])).rowcount
+        if not done:  # a status no migration knew of
+            conn.execute(job_counts_table.insert().values(status=status, n=moves[status]))
+
+
+def recount_jobs(conn: Connection) -> dict[str, tuple[int, int]]:
+    """Set job_counts to a count of the rows: {status: (held, counted)} of those that were wrong
+    (a writer outside the hub, or a database restored from a backup of another time). The count
+    rows are locked first, so every writer that changed them has committed before the rows are
+    counted and every later one adds to the corrected figures."""
+    c = job_counts_table.c
+    held = dict(conn.execute(select(c.status, c.n).with_for_update()).all())
+    counted = dict(conn.execute(select(jobs_table.c.status, func.count()).group_by(jobs_table.c.status)).all())
+    wrong = {s: (held.get(s, 0), counted.get(s, 0)) for s in sorted(set(held) | set(counted))
+             if held.get(s, 0) != counted.get(s, 0)}
+    for status, (_, n) in wrong.items():
+        if status in held:
+            conn.execute(update(job_counts_table).where(c.status == status).values(n=n))
+        else:
+            conn.execute(job_counts_table.insert().values(status=status, n=n))
+    return wrong
 
 
 def read_pipeline(conn: Connection) -> Mapping | None:

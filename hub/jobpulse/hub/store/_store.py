@@ -221,9 +221,9 @@ class Store:
         with self.reader.connect() as conn:
             head = _rows.load_page(conn, filters, params | {"skip": skip, "limit": limit})
             if head:
-                count = head[0][-1]
+                count = int(head[0][-1])  # SUM() comes back as a DECIMAL on MySQL
             else:  # past the last match (the count rides on the page's rows), or no match at all
-                count = conn.execute(_rows.count_statement(filters), params).scalar_one() if skip else 0
+                count = int(conn.execute(_rows.count_statement(filters), params).scalar_one()) if skip else 0
         wanted = [job_id for job_id, version, _ in head if not held(job_id, version)]
         rows, disks = [], {}
         if wanted:
@@ -398,6 +398,16 @@ class Store:
                               _rows.read_counter(values, SETTING_CONFLICTING_POINTS), alert_since, now)
 
     # --- the reconciler's side -------------------------------------------------------
+
+    def recount_jobs(self) -> dict[str, tuple[int, int]]:
+        """Correct job_counts from the rows ({status: (held, counted)} of the wrong ones)."""
+        with write_guard(self.engine), self.engine.begin() as conn:
+            wrong = _rows.recount_jobs(conn)
+        if wrong:
+            logger.warning("job counts corrected (a writer outside the hub?): %s",
+                           ", ".join(f"{s} {held} -> {n}" for s, (held, n) in wrong.items()))
+            self._changed()
+        return wrong
 
     def load_states(self, ids: list[str]) -> tuple[dict[str, JobState], _rows.Versions]:
         with self.engine.connect() as conn:
