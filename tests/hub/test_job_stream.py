@@ -29,6 +29,21 @@ def test_a_subscriber_that_falls_behind_is_dropped():
     assert s.queue.empty(), "nothing more is queued for a dropped client"
 
 
+def test_a_burst_is_not_a_slow_reader_but_a_client_still_holding_its_backlog_is():
+    s = Subscriber(backlog=3)
+    s.offer_round([f"n{i}" for i in range(10)])  # every node at a hub's start: more than the backlog
+    assert not s.dropped and s.queue.qsize() == 10
+    for _ in range(8):  # the client reads, down below its backlog
+        s.queue.get_nowait()
+    s.offer_round(["x", "y", "z", "w"])  # so it takes the next round whole
+    assert not s.dropped and [s.queue.get_nowait() for _ in range(6)] == ["n8", "n9", "x", "y", "z", "w"]
+    s.offer_round(["a", "b", "c"])
+    s.offer_round(["d"])  # three still held: it did not read since
+    assert s.dropped and s.queue.qsize() == 1 and s.queue.get_nowait() is DROP
+    s.offer_round(["e"])
+    assert s.queue.empty()
+
+
 def test_every_change_reaches_every_client_once(sqlite_url):
     store = Store(create_engine(sqlite_url))
 

@@ -76,7 +76,11 @@ def test_a_client_is_sent_every_node_even_when_there_are_more_than_its_backlog(h
         receive_until(ws, lambda m: m["type"] == "node" and (seen.add(m["data"]["node_id"]) or nodes <= seen), 5)
 
 
-def test_a_slow_client_is_dropped_without_delaying_another(hub):
+def test_a_slow_client_does_not_delay_another(hub):
+    """A client that does not read holds at most its backlog and one round in the hub (the rule:
+    tests/hub/test_job_stream.py); what the socket buffers between take is the kernel's. Here they
+    may take everything (loopback autotunes them to megabytes, and the stream is compressed), so
+    the slow client is either dropped or, reading at last, sent every node's newest state."""
     url = urlparse(hub.url)
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # a reader that cannot keep up
@@ -91,10 +95,18 @@ def test_a_slow_client_is_dropped_without_delaying_another(hub):
         post(api, marker, 42.0)
         receive_until(fast, lambda m: m["type"] == "node" and m["data"]["cpu_percent"] == 42.0, 3)
         assert time.monotonic() - sent < 2, "the slow client delayed the fast one"
-        with pytest.raises(ConnectionClosed) as closed:
+        newest: dict[str, float] = {}
+        try:
             while True:
-                slow.recv(timeout=10)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008, closed.value
+                message = json.loads(slow.recv(timeout=10))
+                if message["type"] == "heartbeat":  # what it was sent is read: nothing was left out
+                    break
+                newest[message["data"]["node_id"]] = message["data"]["cpu_percent"]
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 1008, closed
+        else:
+            assert newest[marker] == 42.0
+            assert all(v == 2.0 for k, v in newest.items() if k.startswith("bulk-") and len(k) == 8)
 
 
 def test_clients_are_bounded(hub):
