@@ -21,7 +21,7 @@ from tests.support.line_protocol import DiskPoint, JobPoint
 
 from ._helpers import AUTH, ago, make_settings, register
 
-STATUSES = ("pending", "running", "stalled", "completed", "failed", "cancelled")
+STATUSES = tuple(s.label for s in Status)
 
 
 def counts_shown(client: TestClient) -> dict[str, int]:
@@ -86,7 +86,11 @@ def test_every_writer_keeps_the_count_a_client_is_shown_exact(client_factory, db
     assert shown == counts_of_rows(db_url)
     assert (shown["pending"], shown["running"], shown["failed"], shown["completed"], shown["all"]) == (2, 3, 1, 2, 8)
     # nothing for the recount to correct
-    assert Store(make_engine(db_url)).recount_jobs() == {}
+    engine = make_engine(db_url)
+    try:
+        assert Store(engine).recount_jobs() == {}
+    finally:
+        engine.dispose()
 
 
 def test_a_writer_outside_the_hub_is_corrected_by_the_leaders_recount(client_factory, db_url, influxdb, influx_db):
