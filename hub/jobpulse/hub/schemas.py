@@ -264,6 +264,20 @@ class JobsPublic(BaseModel):
     count: int
 
 
+class JobsQuery(BaseModel):
+    """GET /jobs's query: one model, validated by pydantic-core in one call. Nine parameters
+    each validated on its own cost the list more CPU than reading its page (bench/bench_hub.py)."""
+
+    status: StatusName | None = None
+    job_type: JobTypeName | None = None
+    machine: Annotated[str | None, Field(max_length=255)] = None
+    created_after: DateTimeIn | None = None
+    created_before: DateTimeIn | None = None
+    skip: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    include_disks: bool = False
+
+
 # --- series ---------------------------------------------------------------------------
 
 class SeriesPoint(BaseModel):

@@ -125,6 +125,8 @@ class Access:
         self._write = tuple(t.encode() for t in settings.write_token_list)
         self._read = tuple(t.encode() for t in settings.read_token_list)
         self._clock = clock
+        # Fixed for the app's life, like the settings it comes from; asked on every read.
+        self.reads_open = settings.reads_open
         self.limiter = FailureLimiter(settings.auth_failures_per_minute)
         secret = settings.session_secret.get_secret_value() if settings.session_secret else None
         # Derived from every token: replicas with the same tokens agree, and a rotation (a token
@@ -191,7 +193,7 @@ class Access:
             return
         if scope is Scope.LEGACY and self._trusted(address):
             return
-        if scope is Scope.READ and self.settings.reads_open:
+        if scope is Scope.READ and self.reads_open:
             return
         self.check_limit(address)
         if scope is Scope.WEBHOOK:
@@ -260,8 +262,13 @@ def _requires(scope: Scope, *schemes) -> Any:
     """The dependency that enforces ``scope``; ``schemes`` only document it in the OpenAPI."""
 
     async def checked(request: Request, **_declared) -> None:
-        request.app.state.access.check(scope, request.headers, request.cookies, client_address(request),
-                                       f"{request.method} {request.url.path}")
+        access: Access = request.app.state.access
+        # Open routes return before anything of the request is parsed: the job list is
+        # polled by every GUI, and the cookies, address and URL cost it more than the check.
+        if scope is Scope.PUBLIC or (scope is Scope.READ and access.reads_open):
+            return
+        access.check(scope, request.headers, request.cookies, client_address(request),
+                     f"{request.method} {request.url.path}")
 
     # FastAPI reads a dependency's parameters from its signature: one Security(...) per scheme
     # puts each scheme on the operation, as alternatives.

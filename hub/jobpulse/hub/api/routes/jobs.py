@@ -19,14 +19,12 @@ from jobpulse.hub.api.openapi import problems
 from jobpulse.hub.core.clock import to_naive_utc, utcnow
 from jobpulse.hub.core.db import DB_ERRORS
 from jobpulse.hub.schemas import (
-    DateTimeIn,
     DiskPublic,
     JobCreate,
     JobIdPath,
     JobPublic,
     JobsPublic,
-    JobTypeName,
-    StatusName,
+    JobsQuery,
 )
 from jobpulse.hub.state import DISK_FIELDS, JOB_FIELDS
 from jobpulse.hub.store import JobFilter
@@ -102,30 +100,23 @@ def register_job(body: JobCreate, store: StoreDep) -> Response:
 def list_jobs(
     request: Request,
     store: StoreDep,
-    status: StatusName | None = None,
-    job_type: JobTypeName | None = None,
-    machine: Annotated[str | None, Query(max_length=255)] = None,
-    created_after: DateTimeIn | None = None,
-    created_before: DateTimeIn | None = None,
-    skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    include_disks: bool = False,
+    q: Annotated[JobsQuery, Query()],
 ) -> Response:
     cache = store.list_cache
-    key = str(request.url.query)
+    key = request.scope["query_string"].decode("latin-1")  # as sent: request.url would parse the whole URL
     cached = cache.get(key)
     if cached is not None:
         return Response(cached, media_type="application/json")
     generation = cache.generation()
     f = JobFilter(
-        status=status,
-        job_type=job_type,
-        machine=machine,
-        created_after=to_naive_utc(created_after) if created_after else None,
-        created_before=to_naive_utc(created_before) if created_before else None,
+        status=q.status,
+        job_type=q.job_type,
+        machine=q.machine,
+        created_after=to_naive_utc(q.created_after) if q.created_after else None,
+        created_before=to_naive_utc(q.created_before) if q.created_before else None,
     )
     with _LIST_AT_ONCE:
-        body = _list_json(store, f, skip, limit, include_disks)
+        body = _list_json(store, f, q.skip, q.limit, q.include_disks)
     cache.put(key, body, generation)
     return Response(body, media_type="application/json")
 
