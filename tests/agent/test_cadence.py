@@ -66,6 +66,24 @@ def test_periodic_export_runs_without_any_change():
         tel.shutdown()
 
 
+def test_an_export_brought_forward_restarts_the_periodic_wait():
+    # The cadence is "never more than the interval without an export": a change that exported
+    # at once is not followed by a periodic export on the old schedule.
+    exp = RecordingExporter()
+    tel = configure(exporter=exp, spool=False, export_interval_millis=1000, watch_interval=0.05)
+    try:
+        job = tel.start_job("backup", "vm", [10], job_id="restart")
+        wait_for(lambda: exp.count() >= 1, 1.0, interval=0.01, what="the start to export at once")
+        time.sleep(0.5)
+        job.set_phase(Phase.TRANSFERRING)
+        wait_for(lambda: exp.count() >= 2, 1.0, interval=0.01, what="the change to export at once")
+        time.sleep(0.6)  # past the start's export + 1 s, short of the change's + 1 s
+        assert exp.count() == 2
+        wait_for(lambda: exp.count() >= 3, 2.0, interval=0.01, what="the periodic export after the change's")
+    finally:
+        tel.shutdown()
+
+
 def test_export_interval_clamped_to_five_seconds(monkeypatch, caplog):
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "60000")
     monkeypatch.setattr(_config, "_warned_clamp", False)

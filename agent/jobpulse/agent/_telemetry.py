@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import socket
 import threading
@@ -90,6 +91,7 @@ class Telemetry:
         wall_clock: Callable[[], float] = time.time,
         watch_interval: float | None = 0.2,
         final_timeout: float = DEFAULT_FINAL_TIMEOUT,
+        export_interval: float | None = None,
     ) -> None:
         self.provider = provider
         self.exporter = exporter
@@ -106,6 +108,12 @@ class Telemetry:
         self._flush_requested = 0
         self._flush_done = 0
         self._stop = threading.Event()
+        # The periodic export is the watcher's: due ``export_interval`` seconds after the last
+        # export of any cause, so one that a change or a 10 % crossing brought forward is not
+        # repeated by a timer of its own (the SDK reader's, which ran on every interval
+        # whatever had just gone out: a fifth of a job's exports, and a thread).
+        self._export_interval = export_interval
+        self._last_export = clock()
         self._shutdown_once = threading.Lock()
         self._is_shut = False
         self._flusher: threading.Thread | None = None
@@ -115,7 +123,8 @@ class Telemetry:
             self._instruments = Instruments(provider.get_meter(SCOPE_NAME, _AGENT_VERSION), self.jobs)
             self._flusher = threading.Thread(target=self._flush_loop, name="jobpulse-flusher", daemon=True)
             self._flusher.start()
-        self.watcher = Watcher(self.jobs, self.request_export, clock, watch_interval or 0.2)
+        self.watcher = Watcher(self.jobs, self.request_export, clock, watch_interval or 0.2,
+                               periodic=self._export_if_due if export_interval and provider is not None else None)
         if watch_interval:
             self.watcher.start()
         atexit.register(self.shutdown)
@@ -163,6 +172,12 @@ class Telemetry:
         self.flush(self.final_timeout)
 
     # --- exporting --------------------------------------------------------------
+    def _export_if_due(self, now: float) -> None:
+        # Read without the condition: a stale value only moves the export by one tick.
+        if now - self._last_export >= self._export_interval:
+            self._last_export = now  # asked once, not again on every tick until it starts
+            self.request_export()
+
     def request_export(self) -> int:
         """Ask for an export soon; never blocks. Returns a ticket for :meth:`flush`."""
         if self.provider is None:
@@ -204,6 +219,7 @@ class Telemetry:
                 if self._stop.is_set() and self._flush_requested <= self._flush_done:
                     return
                 target = self._flush_requested
+            self._last_export = self._clock()
             try:
                 self.provider.force_flush(timeout_millis=self.final_timeout * 1000)
             except Exception:
@@ -270,7 +286,8 @@ def configure(
     ``reader`` (e.g. the SDK's InMemoryMetricReader) the periodic pipeline itself.
     Periodic exports are ``export_interval_millis`` apart, at most 5000 ms.
     ``spool``: True for the default file, a Spool, or False/None for none.
-    ``watch_interval=None`` starts no watcher thread (tests call ``watcher.tick()``).
+    ``watch_interval=None`` starts no watcher thread (tests call ``watcher.tick()``), and so no
+    periodic export: the watcher's tick is what asks for it.
     """
     if not enabled:
         return Telemetry(clock=clock, wall_clock=wall_clock, watch_interval=watch_interval, final_timeout=final_timeout)
@@ -290,13 +307,19 @@ def configure(
             exporter = wrapper = SpoolingMetricExporter(sender, spool or None)
         else:
             description = f"{type(exporter).__name__} (no spool)"
+        # math.inf: the reader starts no thread of its own; the watcher asks for the periodic
+        # export (Telemetry._export_if_due).
         reader = PeriodicExportingMetricReader(
-            exporter, export_interval_millis=interval, export_timeout_millis=final_timeout * 1000
+            exporter, export_interval_millis=math.inf, export_timeout_millis=final_timeout * 1000
         )
+        export_interval = interval / 1000.0
+    else:
+        export_interval = None  # the caller's reader keeps its own time
     provider = MeterProvider(metric_readers=[reader], resource=_config.resource(service_name))
     return Telemetry(
         provider=provider, exporter=wrapper, description=description,
         clock=clock, wall_clock=wall_clock, watch_interval=watch_interval, final_timeout=final_timeout,
+        export_interval=export_interval,
     )
 
 

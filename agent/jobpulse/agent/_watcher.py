@@ -2,7 +2,7 @@
 
 It feeds each job's speed estimator (so the speed and ETA are smoothed over
 time, not over exports), and asks for an immediate export when a job crosses a
-10 % boundary. It never exports itself: ``request_export`` only sets an event
+10 % boundary, or when the periodic export is due. It never exports itself: ``request_export`` only sets an event
 for the flusher thread, so a dead collector cannot slow the watcher down.
 """
 
@@ -24,8 +24,10 @@ class Watcher:
         request_export: Callable[[], None],
         clock: Callable[[], float],
         interval: float = 0.2,
+        periodic: Callable[[float], None] | None = None,
     ) -> None:
         self._jobs = jobs
+        self._periodic = periodic
         self._request_export = request_export
         self._clock = clock
         self.interval = interval
@@ -43,6 +45,8 @@ class Watcher:
                 _logger.exception("watcher: sampling job %s failed", job.job_id)
         if crossed:
             self._request_export()
+        if self._periodic is not None:
+            self._periodic(now)
 
     def start(self) -> None:
         if self._thread is None:
