@@ -140,7 +140,8 @@ def steady_state(root: Path, sink_url: str, spool: str, fixed_cpu: float, advanc
                                                              "--max-rate", f"{STEADY_RATE}M",
                                                              threads_json=root / "threads.json"))
     gib = 1 << 30
-    # Telemetry's own threads: the kinds that run only with it on (the SDK's reader, the flusher).
+    # Telemetry's own threads: the kinds that run only with it on (the flusher; ThreadPoolExecutor is the SDK's
+    # resource detection at start-up, counted here though the fixed cost already holds it).
     without = {_thread_kind(n) for r in off for n in r["threads"]}
     own = sorted({_thread_kind(n) for r in on for n in r["threads"]} - without)
 
