@@ -188,12 +188,14 @@ class Access:
             raise errors.TooManyFailures(
                 f"too many failed authentications from {address}: try again in {wait} s", wait)
 
+    def is_open(self, scope: Scope) -> bool:
+        """The scope needs no credential at all (it depends on nothing of the request)."""
+        return scope is Scope.PUBLIC or (scope is Scope.READ and self.reads_open)
+
     def check(self, scope: Scope, headers, cookies, address: str, what: str) -> None:
-        if scope is Scope.PUBLIC:
+        if self.is_open(scope):
             return
         if scope is Scope.LEGACY and self._trusted(address):
-            return
-        if scope is Scope.READ and self.reads_open:
             return
         self.check_limit(address)
         if scope is Scope.WEBHOOK:
@@ -265,7 +267,7 @@ def _requires(scope: Scope, *schemes) -> Any:
         access: Access = request.app.state.access
         # Open routes return before anything of the request is parsed: the job list is
         # polled by every GUI, and the cookies, address and URL cost it more than the check.
-        if scope is Scope.PUBLIC or (scope is Scope.READ and access.reads_open):
+        if access.is_open(scope):
             return
         access.check(scope, request.headers, request.cookies, client_address(request),
                      f"{request.method} {request.url.path}")
